@@ -1,0 +1,135 @@
+"""The `rag` command line: the only place that prints and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from rag.config import Settings
+from rag.errors import RagError
+
+DEFAULT_CORPUS = Path("seeds")
+
+
+def _corpus(settings: Settings, *, missing_ok: bool = False):  # type: ignore[no-untyped-def]
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder
+
+    return Corpus.open(settings.index_dir, Embedder.from_settings(settings), missing_ok=missing_ok)
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder
+
+    started = time.perf_counter()
+    embedder = Embedder.from_settings(settings)
+    if args.rebuild:
+        corpus = Corpus.rebuild(settings.index_dir, embedder)
+    else:
+        corpus = Corpus.open(settings.index_dir, embedder, missing_ok=True)
+    report = corpus.sync_paths(args.paths or [DEFAULT_CORPUS], show_progress=sys.stderr.isatty() or args.progress)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({**asdict(report), "total_seconds": round(seconds, 3)}, ensure_ascii=False))
+        return 0
+    if not report.changed and not args.rebuild:
+        print(f"Index up to date: {report.documents} documents, {report.chunks} chunks ({seconds:.1f} s).")
+        return 0
+    changes = ", ".join(
+        f"{len(names)} {label}" for label, names in
+        (("added", report.added), ("updated", report.updated), ("removed", report.removed)) if names
+    )
+    print(
+        f"Indexed {report.documents} documents ({changes or 'rebuilt'}), {report.chunks} chunks, "
+        f"{report.embedded_chunks} embedded, in {seconds:.1f} s -> {settings.index_dir}"
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    corpus = _corpus(settings)
+    hits = corpus.retriever.search(args.query, args.k, language=args.language, mode=args.mode)
+    if args.json:
+        print(json.dumps({"hits": [asdict(hit) for hit in hits]}, ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("No passage found.")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank}. [{hit.doc_id}] {hit.title}  score={hit.score:.4f} cosine={hit.dense_score:.3f}  [{hit.start}:{hit.end}]")
+        print(f"   {hit.text}\n")
+    return 0
+
+
+def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.models.embedder import prepare_embedding_model
+    from rag.models.generator import prepare_generator_model
+
+    started = time.perf_counter()
+    if settings.embedding_model is None:
+        path = prepare_embedding_model(settings.cache_dir, force=args.force)
+        print(f"Embedding model ready: {path}")
+    else:
+        print(f"Embedding model: {settings.embedding_model} (RAG_EMBEDDING_MODEL; nothing to prepare)")
+    if settings.generator == "local" and settings.generator_model_path is None and not args.embedder_only:
+        path = prepare_generator_model(settings.cache_dir, force=args.force)
+        print(f"Generator model ready: {path}")
+    print(f"Models prepared in {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and `--help`)."""
+    parser = argparse.ArgumentParser(prog="rag", description="Question answering over news articles.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="index files or folders (default: seeds/)")
+    index.add_argument("paths", nargs="*", type=Path, help=".txt/.md files or folders")
+    index.add_argument("--rebuild", action="store_true", help="discard the existing index and rebuild it")
+    index.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    index.add_argument("--json", action="store_true", help="print a machine-readable report")
+    index.set_defaults(handler=cmd_index)
+
+    search = commands.add_parser("search", help="print the passages that best match a query")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    search.add_argument("--language", choices=["fr", "en"], help="the query's language (default: detected)")
+    search.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    search.add_argument("--json", action="store_true", help="print machine-readable output")
+    search.set_defaults(handler=cmd_search)
+
+    models = commands.add_parser("models", help="provision the offline models")
+    models_commands = models.add_subparsers(dest="models_command", required=True)
+    prepare = models_commands.add_parser("prepare", help="convert and verify the bundled models (idempotent)")
+    prepare.add_argument("--force", action="store_true", help="rebuild even if already prepared")
+    prepare.add_argument("--embedder-only", action="store_true", help="skip the generator model")
+    prepare.set_defaults(handler=cmd_models_prepare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rag` console script."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        return int(args.handler(args, settings))
+    except RagError as error:
+        print(f"rag: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

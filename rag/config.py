@@ -1,0 +1,52 @@
+"""One settings object, read from `RAG_*` environment variables (every field is in the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GeneratorName = Literal["local", "openai", "extractive"]
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "rag"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Construct it once at an edge (CLI, API) and hand it down."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Field(Path("index"), description="Directory holding the on-disk index.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where provisioned models live (outside the repository).",
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="Sentence-transformers model name or folder; unset uses the bundled e5-small.",
+    )
+    generator: GeneratorName = Field("local", description="Answer generator: local, openai or extractive.")
+    generator_model_path: Path | None = Field(
+        None, description="GGUF file for the local generator; unset uses the provisioned Qwen2.5 1.5B."
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of an OpenAI-compatible chat-completions server."
+    )
+    openai_model: str = Field("local", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: str = Field("", description="API key for the OpenAI-compatible server (may be empty).")
+    generation_timeout_s: float = Field(60.0, gt=0, description="Upper bound on one generation call.")
+    max_answer_tokens: int = Field(160, ge=16, le=1024, description="Upper bound on generated tokens.")
+    threads: int = Field(2, ge=1, description="CPU threads for the local generator.")
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); empty disables CORS."
+    )
+    api_key: str | None = Field(
+        None, description="When set, document-changing endpoints require `Authorization: Bearer <key>`."
+    )
+    api_key_for_ask: bool = Field(False, description="Also require the API key for /ask and /search.")

@@ -1,0 +1,110 @@
+"""The live corpus: one loaded index snapshot that readers share and writers replace atomically."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.documents import Document, load_documents
+from rag.embedding import Embedder
+from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError
+from rag.indexing import Indexer, IndexReport
+from rag.retrieval import Retriever
+from rag.store import CorpusIndex, StoredDocument, load_index, save_index, write_lock
+
+FILE_ORIGIN = "file"  # documents from `rag index PATH`: the index mirrors those paths
+API_ORIGIN = "api"  # documents posted over HTTP: kept until deleted over HTTP
+
+
+class Corpus:
+    """Holds the index and its retriever; every write goes to disk first, then swaps in memory.
+
+    Reads never wait for writes: a search uses whichever snapshot was live when it started.
+    """
+
+    def __init__(self, index_dir: Path, indexer: Indexer, index: CorpusIndex) -> None:
+        self.index_dir = index_dir
+        self.indexer = indexer
+        self.retriever = Retriever(index, indexer.embedder)
+        self._lock = threading.Lock()
+        self._generation = _live_generation(index_dir)
+
+    @classmethod
+    def open(cls, index_dir: Path, embedder: Embedder, *, missing_ok: bool = False) -> Corpus:
+        """Load the index in `index_dir`, checking it was built by this embedder and chunking."""
+        indexer = Indexer(embedder)
+        try:
+            index = load_index(index_dir, embedder.model_id)
+        except IndexMissingError:
+            if not missing_ok:
+                raise
+            index = indexer.empty()
+        _check_chunking(index, indexer)
+        return cls(index_dir, indexer, index)
+
+    @classmethod
+    def rebuild(cls, index_dir: Path, embedder: Embedder) -> Corpus:
+        """Start from an empty index, keeping documents posted over HTTP when the old one is readable."""
+        indexer = Indexer(embedder)
+        corpus = cls(index_dir, indexer, indexer.empty())
+        try:
+            old = load_index(index_dir)
+        except (IndexMissingError, IndexIncompatibleError):
+            return corpus
+        posted = [stored.document for stored in old.documents.values() if stored.origin == API_ORIGIN]
+        if posted:
+            corpus.upsert(posted)
+        return corpus
+
+    @property
+    def index(self) -> CorpusIndex:
+        """The live snapshot."""
+        return self.retriever.index
+
+    def document(self, doc_id: str) -> StoredDocument:
+        """One stored document, or DocumentNotFoundError."""
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}") from None
+
+    def sync_paths(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexReport:
+        """Make the file documents exactly those under `paths` (added, changed, removed)."""
+        documents = load_documents(paths)
+        return self._write(lambda previous: self.indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress))
+
+    def upsert(self, documents: Sequence[Document]) -> IndexReport:
+        """Add or replace documents posted over HTTP."""
+        return self._write(lambda previous: self.indexer.upsert(previous, documents, API_ORIGIN))
+
+    def delete(self, doc_id: str) -> IndexReport:
+        """Remove one document from both search sides."""
+        self.document(doc_id)
+        return self._write(lambda previous: self.indexer.remove(previous, [doc_id]))
+
+    def _write(self, change) -> IndexReport:  # type: ignore[no-untyped-def]
+        with self._lock, write_lock(self.index_dir):
+            previous = self.index
+            if _live_generation(self.index_dir) != self._generation:
+                previous = load_index(self.index_dir, self.indexer.embedder.model_id)  # another process wrote
+            index, report = change(previous)
+            if report.changed or _live_generation(self.index_dir) is None:
+                self._generation = save_index(index, self.index_dir).name
+            self.retriever.index = index
+            return report
+
+
+def _live_generation(index_dir: Path) -> str | None:
+    link = index_dir / "current"
+    return link.resolve().name if link.exists() else None
+
+
+def _check_chunking(index: CorpusIndex, indexer: Indexer) -> None:
+    built = (index.manifest.chunk_tokens, index.manifest.overlap_tokens)
+    wanted = (indexer.chunk_tokens, indexer.overlap_tokens)
+    if index.manifest.chunks and built != wanted:
+        raise IndexIncompatibleError(
+            f"index was chunked with (size, overlap) {built} but this version uses {wanted}; "
+            "run `rag index --rebuild` to rebuild it"
+        )

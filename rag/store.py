@@ -1,0 +1,240 @@
+"""The index on disk: a directory of generations, the live one named by an atomically swapped link.
+
+Layout of `index_dir`:
+    current -> generations/<id>     symlink, replaced with os.replace (atomic on POSIX)
+    generations/<id>/manifest.json  format version, model, chunking, corpus fingerprint, counts
+    generations/<id>/documents.jsonl  one stored document per line (its `text` is the offset reference)
+    generations/<id>/chunks.jsonl   chunk id, doc id, offsets, language, text fingerprint
+    generations/<id>/embeddings.npy float32 (chunks x dimension), row i = chunk i
+    generations/<id>/dense.faiss    FAISS index over the embeddings
+    generations/<id>/lexical/       bm25s files
+A crash while writing leaves a `.tmp-*` folder that is never read; the previous generation stays live.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.dense import build_dense_index, load_dense_index, save_dense_index
+from rag.documents import Document
+from rag.errors import IndexIncompatibleError, IndexMissingError
+from rag.language import LanguageCode
+from rag.lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+_REBUILD = "run `rag index --rebuild` to rebuild it"
+_KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers that opened it a moment ago
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What built the index; loading refuses an index whose manifest does not match the runtime."""
+
+    format_version: int
+    embedding_model: str
+    dimension: int
+    chunk_tokens: int
+    overlap_tokens: int
+    corpus_fingerprint: str
+    documents: int
+    chunks: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document plus where it came from: `file` documents mirror `rag index` paths, `api` ones persist."""
+
+    document: Document
+    origin: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class IndexedChunk:
+    """A chunk with the facts retrieval needs: its language and a fingerprint to reuse its embedding."""
+
+    chunk: Chunk
+    language: LanguageCode
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class CorpusIndex:
+    """An immutable snapshot of the whole index; writers build a new one and swap it in."""
+
+    manifest: Manifest
+    documents: dict[str, StoredDocument]
+    chunks: list[IndexedChunk]
+    embeddings: np.ndarray
+    dense: object  # faiss.Index (faiss ships no type stubs)
+    lexical: LexicalIndex
+
+    @classmethod
+    def assemble(
+        cls,
+        manifest: Manifest,
+        documents: dict[str, StoredDocument],
+        chunks: list[IndexedChunk],
+        embeddings: np.ndarray,
+    ) -> CorpusIndex:
+        """Build both search sides from stored parts (they are cheap next to embedding)."""
+        texts = [item.chunk.text for item in chunks]
+        lexical = LexicalIndex.build(texts, [item.language for item in chunks])
+        return cls(manifest, documents, chunks, embeddings, build_dense_index(embeddings), lexical)
+
+
+def fingerprint(*parts: str) -> str:
+    """A short content hash: equal fingerprints mean nothing to redo."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:32]
+
+
+def corpus_fingerprint(documents: dict[str, StoredDocument]) -> str:
+    """One hash over every document, order-independent."""
+    return fingerprint(*(f"{doc_id}:{documents[doc_id].fingerprint}" for doc_id in sorted(documents)))
+
+
+@contextmanager
+def write_lock(index_dir: Path) -> Iterator[None]:
+    """Serialise writers across processes (the CLI and a running API may share a directory)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_index(index: CorpusIndex, index_dir: Path) -> Path:
+    """Write `index` as a new generation and make it live atomically; returns its folder."""
+    generations = index_dir / "generations"
+    generations.mkdir(parents=True, exist_ok=True)
+    name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    staging = generations / f".tmp-{name}"
+    staging.mkdir()
+    _write_json(staging / "manifest.json", asdict(index.manifest))
+    _write_jsonl(
+        staging / "documents.jsonl",
+        ({**asdict(stored.document), "origin": stored.origin, "fingerprint": stored.fingerprint}
+         for stored in index.documents.values()),
+    )
+    _write_jsonl(
+        staging / "chunks.jsonl",
+        ({"chunk_id": item.chunk.chunk_id, "doc_id": item.chunk.doc_id, "start": item.chunk.start,
+          "end": item.chunk.end, "language": item.language, "fingerprint": item.fingerprint}
+         for item in index.chunks),
+    )
+    np.save(staging / "embeddings.npy", index.embeddings.astype(np.float32))
+    save_dense_index(index.dense, staging / "dense.faiss")
+    (staging / "lexical").mkdir()
+    index.lexical.save(staging / "lexical")
+    _fsync_tree(staging)
+    final = generations / name
+    staging.rename(final)
+    link = index_dir / "current"
+    temporary_link = index_dir / f".current-{name}"
+    temporary_link.symlink_to(Path("generations") / name)
+    os.replace(temporary_link, link)
+    _prune(generations, keep=final.name)
+    return final
+
+
+def load_index(index_dir: Path, embedding_model: str | None = None) -> CorpusIndex:
+    """Read the live generation, checking it is whole and built by `embedding_model` (when given)."""
+    live = index_dir / "current"
+    if not live.exists():
+        raise IndexMissingError(f"no index in {index_dir}; run `rag index` to build it")
+    try:
+        manifest = Manifest(**json.loads((live / "manifest.json").read_text("utf-8")))
+    except (OSError, ValueError, TypeError) as error:
+        raise IndexIncompatibleError(f"index manifest in {index_dir} is unreadable ({error}); {_REBUILD}") from error
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexIncompatibleError(
+            f"index format {manifest.format_version} is not the supported {FORMAT_VERSION}; {_REBUILD}"
+        )
+    if embedding_model is not None and manifest.embedding_model != embedding_model:
+        raise IndexIncompatibleError(
+            f"index was built with embedding model {manifest.embedding_model!r} but {embedding_model!r} "
+            f"is configured; {_REBUILD}"
+        )
+    try:
+        documents = _read_documents(live / "documents.jsonl")
+        chunks = _read_chunks(live / "chunks.jsonl", documents)
+        embeddings = np.load(live / "embeddings.npy")
+        dense = load_dense_index(live / "dense.faiss")
+        lexical = LexicalIndex.load(live / "lexical", len(chunks))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise IndexIncompatibleError(f"index in {index_dir} is damaged ({error}); {_REBUILD}") from error
+    expected = (manifest.documents, manifest.chunks, manifest.chunks, manifest.chunks, manifest.dimension)
+    found = (len(documents), len(chunks), len(embeddings), dense.ntotal, embeddings.shape[1] if embeddings.ndim == 2 else -1)
+    if expected != found:
+        raise IndexIncompatibleError(f"index in {index_dir} is inconsistent (manifest {expected}, files {found}); {_REBUILD}")
+    return CorpusIndex(manifest, documents, chunks, embeddings, dense, lexical)
+
+
+def _read_documents(path: Path) -> dict[str, StoredDocument]:
+    documents: dict[str, StoredDocument] = {}
+    for record in _read_jsonl(path):
+        origin, digest = record.pop("origin"), record.pop("fingerprint")
+        document = Document(**record)
+        documents[document.doc_id] = StoredDocument(document, origin, digest)
+    return documents
+
+
+def _read_chunks(path: Path, documents: dict[str, StoredDocument]) -> list[IndexedChunk]:
+    chunks = []
+    for record in _read_jsonl(path):
+        text = documents[record["doc_id"]].document.text[record["start"] : record["end"]]
+        chunk = Chunk(record["chunk_id"], record["doc_id"], text, record["start"], record["end"])
+        chunks.append(IndexedChunk(chunk, record["language"], record["fingerprint"]))
+    return chunks
+
+
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _write_json(path: Path, value: object) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_jsonl(path: Path, records: Iterator[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _prune(generations: Path, keep: str) -> None:
+    """Delete crashed staging folders and all but the newest generations."""
+    finished = sorted((path for path in generations.iterdir() if not path.name.startswith(".")), key=lambda p: p.name)
+    doomed = [path for path in finished[:-_KEEP_GENERATIONS] if path.name != keep]
+    doomed += [path for path in generations.iterdir() if path.name.startswith(".tmp-")]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
