@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from rag.documents import Document
+
+Span = tuple[int, int]
+
+_NON_SPACE = re.compile(r"\S")
+_WORD = re.compile(r"\S+")
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n|\u2029")
+# A run of terminators (matched from its first character only, which keeps long runs linear), then
+# closing quotes or brackets: straight quotes only when glued to it, » and ” also after a space
+# (French typography: « C'est fini. »). A boundary needs whitespace or the end right after.
+_TERMINATOR = re.compile(r"(?<![.!?…‽])[.!?…‽]++(?:[»”\"'’)\]]|\s+[»”])*+(?=\s|\Z)")
+# Words that end with a dot without ending the sentence, mostly before a name (M. Dupont).
+_ABBREVIATIONS = frozenset(
+    "M MM Mme Mmes Mlle Mlles Dr Dre Pr Me Mgr Mr Mrs Ms Prof St Ste Jr Sr Inc Corp Ltd Co "
+    "cf p pp ex env vol fig art av apr".split()
+)
+_ACRONYM = re.compile(r"(?:[^\W\d_]\.-?)+[^\W\d_]")  # U.S, e.g, J.-C (the final dot excluded)
+_OPENERS = "(«\"“‘'["
 
 
 @dataclass(frozen=True)
@@ -14,3 +39,143 @@ class Chunk:
     text: str
     start: int
     end: int
+
+
+def split_sentences(text: str) -> list[Span]:
+    """(start, end) of each sentence in `text`, in order, trimmed of whitespace.
+
+    French- and English-aware: ends at . ! ? … (with closing quotes « » ” after them) followed by
+    whitespace, but not after abbreviations (M., Mme, Dr., p. ex., U.S.) or initials, nor before a
+    lower-case word (etc. et); decimals (3,8 / 3.8) and 14 000 never end one. A blank line always
+    does. Every non-whitespace character lies in exactly one span.
+    """
+    spans: list[Span] = []
+    for start, end in _paragraphs(text):
+        for match in _TERMINATOR.finditer(text, start, end):
+            if match.end() < end and _ends_sentence(text, match, start, end):
+                spans.append((start, match.end()))
+                start = _next_non_space(text, match.end(), end)
+        spans.append((start, end))
+    return spans
+
+
+def _paragraphs(text: str) -> Iterator[Span]:
+    """Trimmed, non-empty spans between blank lines."""
+    start = 0
+    for stop, resume in [*((m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)), (len(text), 0)]:
+        first = _NON_SPACE.search(text, start, stop)
+        if first:
+            end = stop
+            while text[end - 1].isspace():
+                end -= 1
+            yield first.start(), end
+        start = resume
+
+
+def _next_non_space(text: str, start: int, end: int) -> int:
+    """Index of the first non-whitespace character in text[start:end] (callers know there is one)."""
+    match = _NON_SPACE.search(text, start, end)
+    return match.start() if match else end
+
+
+def _ends_sentence(text: str, match: re.Match[str], start: int, end: int) -> bool:
+    following = text[_next_non_space(text, match.end(), end)]
+    if following.islower() or following in ",;:":
+        return False
+    if match.group() != ".":
+        return True
+    word_start = match.start()
+    while word_start > start and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start : match.start()].lstrip(_OPENERS)
+    initial = len(word) == 1 and word.isupper()
+    return not (initial or word in _ABBREVIATIONS or _ACRONYM.fullmatch(word))
+
+
+class Chunker:
+    """Packs whole sentences into chunks of at most `chunk_tokens` tokens.
+
+    Consecutive chunks share their last sentences up to `overlap_tokens`, so a fact that straddles
+    a boundary is retrievable from either side. Token counts come from `count_tokens` (the
+    embedding model's tokenizer) measured on the exact chunk text, never estimated by summing.
+    """
+
+    def __init__(
+        self, count_tokens: Callable[[str], int], *, chunk_tokens: int = 200, overlap_tokens: int = 40
+    ) -> None:
+        if chunk_tokens < 1:
+            raise InvalidInputError(f"chunk_tokens must be positive, got {chunk_tokens}")
+        if not 0 <= overlap_tokens < chunk_tokens:
+            raise InvalidInputError(
+                f"overlap_tokens must be >= 0 and below chunk_tokens ({chunk_tokens}), got {overlap_tokens}"
+            )
+        self.count_tokens = count_tokens
+        self.chunk_tokens = chunk_tokens
+        self.overlap_tokens = overlap_tokens
+
+    def split(self, document: Document) -> list[Chunk]:
+        """Chunks of `document.text`, with ids `doc_id#0`, `doc_id#1`, …"""
+        return self.split_text(document.text, document.doc_id)
+
+    def split_text(self, text: str, doc_id: str) -> list[Chunk]:
+        """Chunks of `text` whose offsets satisfy `text[start:end] == chunk.text`."""
+        units: list[Span] = []
+        for start, end in split_sentences(text):
+            units.extend([(start, end)] if self._fits(text, start, end) else self._words(text, start, end))
+        return [
+            Chunk(f"{doc_id}#{n}", doc_id, text[start:end], start, end)
+            for n, (start, end) in enumerate(self._pack(text, units))
+        ]
+
+    def _fits(self, text: str, start: int, end: int) -> bool:
+        return self.count_tokens(text[start:end]) <= self.chunk_tokens
+
+    def _words(self, text: str, start: int, end: int) -> list[Span]:
+        """An over-long sentence as word units; a word that alone exceeds the budget is cut."""
+        units: list[Span] = []
+        for word in _WORD.finditer(text, start, end):
+            if self._fits(text, *word.span()):
+                units.append(word.span())
+            else:
+                units.extend(self._cut(text, *word.span()))
+        return units
+
+    def _cut(self, text: str, start: int, end: int) -> list[Span]:
+        """Longest prefixes within the budget (binary search), at least one character each."""
+        pieces: list[Span] = []
+        while start < end:
+            low, high = start + 1, end
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (middle, high) if self._fits(text, start, middle) else (low, middle - 1)
+            pieces.append((start, low))
+            start = low
+        return pieces
+
+    def _pack(self, text: str, units: list[Span]) -> list[Span]:
+        """Greedy packing of consecutive units; each chunk begins a unit later than the previous."""
+        chunks: list[Span] = []
+        first = 0
+        while first < len(units):
+            last = first
+            while last + 1 < len(units) and self._fits(text, units[first][0], units[last + 1][1]):
+                last += 1
+            chunks.append((units[first][0], units[last][1]))
+            if last + 1 == len(units):
+                break
+            first = self._overlap_start(text, units, first, last)
+        return chunks
+
+    def _overlap_start(self, text: str, units: list[Span], first: int, last: int) -> int:
+        """First unit of the next chunk: the longest tail of this one within `overlap_tokens`
+        that still leaves room for the next new unit."""
+        start = last + 1
+        following_end = units[last + 1][1]
+        for candidate in range(last, first, -1):
+            tail_start = units[candidate][0]
+            if self.count_tokens(text[tail_start : units[last][1]]) > self.overlap_tokens:
+                break
+            if not self._fits(text, tail_start, following_end):
+                break
+            start = candidate
+        return start

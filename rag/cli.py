@@ -49,7 +49,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(
         f"Indexed {report.documents} documents ({changes or 'rebuilt'}), {report.chunks} chunks, "
-        f"{report.embedded_chunks} embedded, in {seconds:.1f} s -> {settings.index_dir}"
+        f"{report.embedded_texts} passages and sentences embedded, in {seconds:.1f} s -> {settings.index_dir}"
     )
     return 0
 
@@ -63,7 +63,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if not hits:
         print("No passage found.")
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank}. [{hit.doc_id}] {hit.title}  score={hit.score:.4f} cosine={hit.dense_score:.3f}  [{hit.start}:{hit.end}]")
+        print(f"{rank}. [{hit.doc_id}] {hit.title}")
+        print(f"   score={hit.score:.4f} cosine={hit.dense_score:.3f} offsets=[{hit.start}:{hit.end}]")
         print(f"   {hit.text}\n")
     return 0
 

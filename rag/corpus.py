@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.documents import Document, load_documents
-from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError
 from rag.indexing import Indexer, IndexReport
 from rag.retrieval import Retriever
 from rag.store import CorpusIndex, StoredDocument, load_index, save_index, write_lock
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
 
 FILE_ORIGIN = "file"  # documents from `rag index PATH`: the index mirrors those paths
 API_ORIGIN = "api"  # documents posted over HTTP: kept until deleted over HTTP
@@ -72,7 +75,9 @@ class Corpus:
     def sync_paths(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexReport:
         """Make the file documents exactly those under `paths` (added, changed, removed)."""
         documents = load_documents(paths)
-        return self._write(lambda previous: self.indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress))
+        return self._write(
+            lambda previous: self.indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
+        )
 
     def upsert(self, documents: Sequence[Document]) -> IndexReport:
         """Add or replace documents posted over HTTP."""
@@ -83,7 +88,7 @@ class Corpus:
         self.document(doc_id)
         return self._write(lambda previous: self.indexer.remove(previous, [doc_id]))
 
-    def _write(self, change) -> IndexReport:  # type: ignore[no-untyped-def]
+    def _write(self, change: Callable[[CorpusIndex], tuple[CorpusIndex, IndexReport]]) -> IndexReport:
         with self._lock, write_lock(self.index_dir):
             previous = self.index
             if _live_generation(self.index_dir) != self._generation:

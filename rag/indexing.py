@@ -5,22 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.chunking import Chunker
+from rag.chunking import Chunker, split_sentences
 from rag.documents import Document
-from rag.embedding import Embedder
 from rag.language import detect_language
 from rag.store import (
     FORMAT_VERSION,
     CorpusIndex,
     IndexedChunk,
+    IndexedSentence,
     Manifest,
     StoredDocument,
     corpus_fingerprint,
     fingerprint,
 )
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
 
 # Chunk budget in e5 tokens, chosen by measurement (bench/chunking.py on the seeds gold set and
 # PIAF): see README "Chunk size". Well under e5's 512-token limit, so nothing is truncated.
@@ -34,7 +38,7 @@ class IndexReport:
 
     documents: int
     chunks: int
-    embedded_chunks: int
+    embedded_texts: int
     added: tuple[str, ...]
     updated: tuple[str, ...]
     removed: tuple[str, ...]
@@ -49,7 +53,9 @@ class IndexReport:
 class Indexer:
     """Builds new index snapshots from documents, reusing the embeddings of unchanged chunks."""
 
-    def __init__(self, embedder: Embedder, chunk_tokens: int = CHUNK_TOKENS, overlap_tokens: int = OVERLAP_TOKENS) -> None:
+    def __init__(
+        self, embedder: Embedder, chunk_tokens: int = CHUNK_TOKENS, overlap_tokens: int = OVERLAP_TOKENS
+    ) -> None:
         self.embedder = embedder
         self.chunker = Chunker(embedder.count_tokens, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens)
         self.chunk_tokens = chunk_tokens
@@ -57,7 +63,8 @@ class Indexer:
 
     def empty(self) -> CorpusIndex:
         """An index with no documents, the starting point of a first build."""
-        return self._assemble({}, [], np.zeros((0, self.embedder.dimension), dtype=np.float32))
+        nothing = self._vectors([])
+        return self._assemble({}, [], nothing, [], nothing)
 
     def sync(
         self, previous: CorpusIndex, documents: Iterable[Document], origin: str, *, show_progress: bool = False
@@ -91,33 +98,60 @@ class Indexer:
         before = previous.documents
         added = tuple(sorted(set(documents) - set(before)))
         removed = tuple(sorted(set(before) - set(documents)))
-        updated = tuple(sorted(d for d in documents if d in before and before[d].fingerprint != documents[d].fingerprint))
+        updated = tuple(
+            sorted(d for d in documents if d in before and before[d].fingerprint != documents[d].fingerprint)
+        )
         if not (added or removed or updated):
             report = IndexReport(len(documents), len(previous.chunks), 0, (), (), (), time.perf_counter() - started)
             return previous, report
 
+        texts = {doc_id: documents[doc_id].document.text for doc_id in sorted(documents)}
         chunks = [
             IndexedChunk(chunk, detect_language(chunk.text), fingerprint(chunk.text))
-            for doc_id in sorted(documents)
+            for doc_id in texts
             for chunk in self.chunker.split(documents[doc_id].document)
         ]
-        reusable = {item.fingerprint: previous.embeddings[row] for row, item in enumerate(previous.chunks)}
-        missing = [item for item in chunks if item.fingerprint not in reusable]
-        fresh = self.embedder.embed_passages([item.chunk.text for item in missing], show_progress=show_progress)
-        reusable.update({item.fingerprint: vector for item, vector in zip(missing, fresh)})
-        embeddings = (
-            np.stack([reusable[item.fingerprint] for item in chunks]).astype(np.float32)
-            if chunks
-            else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        sentences = [
+            IndexedSentence(doc_id, start, end, fingerprint(text[start:end]))
+            for doc_id, text in texts.items()
+            for start, end in split_sentences(text)
+        ]
+        # Chunks and sentences share one vector cache keyed by text: a text embedded once is reused.
+        known = {item.fingerprint: previous.embeddings[row] for row, item in enumerate(previous.chunks)}
+        known.update(
+            {item.fingerprint: previous.sentence_embeddings[row] for row, item in enumerate(previous.sentences)}
         )
-        index = self._assemble(documents, chunks, embeddings)
+        pending = {item.fingerprint: item.chunk.text for item in chunks if item.fingerprint not in known}
+        pending.update(
+            {item.fingerprint: texts[item.doc_id][item.start : item.end]
+             for item in sentences if item.fingerprint not in known}
+        )
+        fresh = self.embedder.embed_passages(list(pending.values()), show_progress=show_progress)
+        known.update(zip(pending, fresh))
+        index = self._assemble(
+            documents,
+            chunks,
+            self._vectors([known[item.fingerprint] for item in chunks]),
+            sentences,
+            self._vectors([known[item.fingerprint] for item in sentences]),
+        )
         report = IndexReport(
-            len(documents), len(chunks), len(missing), added, updated, removed, time.perf_counter() - started
+            len(documents), len(chunks), len(pending), added, updated, removed, time.perf_counter() - started
         )
         return index, report
 
+    def _vectors(self, rows: list[np.ndarray]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack(rows).astype(np.float32)
+
     def _assemble(
-        self, documents: dict[str, StoredDocument], chunks: list[IndexedChunk], embeddings: np.ndarray
+        self,
+        documents: dict[str, StoredDocument],
+        chunks: list[IndexedChunk],
+        embeddings: np.ndarray,
+        sentences: list[IndexedSentence],
+        sentence_embeddings: np.ndarray,
     ) -> CorpusIndex:
         manifest = Manifest(
             format_version=FORMAT_VERSION,
@@ -128,6 +162,7 @@ class Indexer:
             corpus_fingerprint=corpus_fingerprint(documents),
             documents=len(documents),
             chunks=len(chunks),
+            sentences=len(sentences),
             created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
-        return CorpusIndex.assemble(manifest, documents, chunks, embeddings)
+        return CorpusIndex.assemble(manifest, documents, chunks, embeddings, sentences, sentence_embeddings)

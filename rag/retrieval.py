@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.dense import search_dense
-from rag.embedding import Embedder
 from rag.errors import InvalidInputError
 from rag.language import LanguageCode, detect_language
 from rag.store import CorpusIndex
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
 
 # Reciprocal-rank-fusion constant and lexical weights, chosen by measurement (bench/retrieval.py).
 # BM25 only helps when question and passage share a language: an English question over French text
@@ -44,7 +47,9 @@ class Retriever:
         self.index = index
         self.embedder = embedder
 
-    def search(self, query: str, k: int = 5, *, language: LanguageCode | None = None, mode: str = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, *, language: LanguageCode | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
         """The k best chunks for `query`; `mode` is "hybrid", "dense" or "lexical" (for benchmarks)."""
         query = query.strip()
         if not query:

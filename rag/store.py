@@ -8,6 +8,8 @@ Layout of `index_dir`:
     generations/<id>/embeddings.npy float32 (chunks x dimension), row i = chunk i
     generations/<id>/dense.faiss    FAISS index over the embeddings
     generations/<id>/lexical/       bm25s files
+    generations/<id>/sentences.jsonl + sentence_embeddings.npy   every sentence's span and vector,
+                                    so answers pick evidence sentences without embedding at query time
 A crash while writing leaves a `.tmp-*` folder that is never read; the previous generation stays live.
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +53,7 @@ class Manifest:
     corpus_fingerprint: str
     documents: int
     chunks: int
+    sentences: int
     created_at: str
 
 
@@ -72,6 +76,16 @@ class IndexedChunk:
 
 
 @dataclass(frozen=True)
+class IndexedSentence:
+    """A sentence span of one document; its vector is the same row of `sentence_embeddings`."""
+
+    doc_id: str
+    start: int
+    end: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class CorpusIndex:
     """An immutable snapshot of the whole index; writers build a new one and swap it in."""
 
@@ -79,8 +93,10 @@ class CorpusIndex:
     documents: dict[str, StoredDocument]
     chunks: list[IndexedChunk]
     embeddings: np.ndarray
-    dense: object  # faiss.Index (faiss ships no type stubs)
+    dense: Any  # faiss.Index (faiss ships no type stubs)
     lexical: LexicalIndex
+    sentences: list[IndexedSentence]
+    sentence_embeddings: np.ndarray
 
     @classmethod
     def assemble(
@@ -89,11 +105,14 @@ class CorpusIndex:
         documents: dict[str, StoredDocument],
         chunks: list[IndexedChunk],
         embeddings: np.ndarray,
+        sentences: list[IndexedSentence],
+        sentence_embeddings: np.ndarray,
     ) -> CorpusIndex:
         """Build both search sides from stored parts (they are cheap next to embedding)."""
         texts = [item.chunk.text for item in chunks]
         lexical = LexicalIndex.build(texts, [item.language for item in chunks])
-        return cls(manifest, documents, chunks, embeddings, build_dense_index(embeddings), lexical)
+        dense = build_dense_index(embeddings)
+        return cls(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings)
 
 
 def fingerprint(*parts: str) -> str:
@@ -142,6 +161,8 @@ def save_index(index: CorpusIndex, index_dir: Path) -> Path:
          for item in index.chunks),
     )
     np.save(staging / "embeddings.npy", index.embeddings.astype(np.float32))
+    _write_jsonl(staging / "sentences.jsonl", (asdict(sentence) for sentence in index.sentences))
+    np.save(staging / "sentence_embeddings.npy", index.sentence_embeddings.astype(np.float32))
     save_dense_index(index.dense, staging / "dense.faiss")
     (staging / "lexical").mkdir()
     index.lexical.save(staging / "lexical")
@@ -180,13 +201,23 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> CorpusInd
         embeddings = np.load(live / "embeddings.npy")
         dense = load_dense_index(live / "dense.faiss")
         lexical = LexicalIndex.load(live / "lexical", len(chunks))
+        sentences = [IndexedSentence(**record) for record in _read_jsonl(live / "sentences.jsonl")]
+        sentence_embeddings = np.load(live / "sentence_embeddings.npy")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         raise IndexIncompatibleError(f"index in {index_dir} is damaged ({error}); {_REBUILD}") from error
-    expected = (manifest.documents, manifest.chunks, manifest.chunks, manifest.chunks, manifest.dimension)
-    found = (len(documents), len(chunks), len(embeddings), dense.ntotal, embeddings.shape[1] if embeddings.ndim == 2 else -1)
+    expected = (manifest.documents, manifest.chunks, manifest.chunks, manifest.chunks, manifest.sentences,
+                manifest.sentences, manifest.dimension, manifest.dimension)
+    found = (len(documents), len(chunks), len(embeddings), dense.ntotal, len(sentences), len(sentence_embeddings),
+             _width(embeddings), _width(sentence_embeddings))
     if expected != found:
-        raise IndexIncompatibleError(f"index in {index_dir} is inconsistent (manifest {expected}, files {found}); {_REBUILD}")
-    return CorpusIndex(manifest, documents, chunks, embeddings, dense, lexical)
+        raise IndexIncompatibleError(
+            f"index in {index_dir} is inconsistent (manifest {expected}, files {found}); {_REBUILD}"
+        )
+    return CorpusIndex(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings)
+
+
+def _width(matrix: np.ndarray) -> int:
+    return matrix.shape[1] if matrix.ndim == 2 else -1
 
 
 def _read_documents(path: Path) -> dict[str, StoredDocument]:

@@ -1,0 +1,133 @@
+"""The on-disk index: round trip, incremental work, atomic writes, clear errors on damage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import store
+from rag.corpus import Corpus
+from rag.documents import Document
+from rag.errors import IndexIncompatibleError, IndexMissingError
+from rag.store import load_index
+
+ARTICLES = {
+    "cloud": "Le cloud progresse vite. AWS investit dans le cloud et les serveurs.",
+    "puces": "Amazon conçoit ses propres puces. Les puces Trainium concurrencent NVIDIA.",
+    "emplois": "Amazon supprime 14 000 emplois. Les emplois supprimés financent l'IA.",
+}
+
+
+def write_corpus(folder: Path, articles: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in articles.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def corpus(tmp_path, keyword_embedder) -> Corpus:
+    corpus = Corpus.open(tmp_path / "index", keyword_embedder, missing_ok=True)
+    corpus.sync_paths([write_corpus(tmp_path / "articles", ARTICLES)])
+    return corpus
+
+
+def test_round_trip_keeps_offsets_exact(corpus, keyword_embedder):
+    loaded = load_index(corpus.index_dir, keyword_embedder.model_id)
+    assert set(loaded.documents) == set(ARTICLES)
+    assert len(loaded.chunks) == len(corpus.index.chunks) >= 3
+    for item in loaded.chunks:
+        text = loaded.documents[item.chunk.doc_id].document.text
+        assert text[item.chunk.start : item.chunk.end] == item.chunk.text
+    np.testing.assert_allclose(loaded.embeddings, corpus.index.embeddings)
+    assert len(loaded.sentences) == 6
+
+
+def test_unchanged_corpus_embeds_nothing_and_writes_nothing(corpus, keyword_embedder, tmp_path):
+    generation = (corpus.index_dir / "current").resolve()
+    keyword_embedder.embedded.clear()
+    report = corpus.sync_paths([tmp_path / "articles"])
+    assert not report.changed and report.embedded_texts == 0
+    assert keyword_embedder.embedded == []
+    assert (corpus.index_dir / "current").resolve() == generation
+
+
+def test_adding_one_article_embeds_only_its_text(corpus, keyword_embedder, tmp_path):
+    keyword_embedder.embedded.clear()
+    write_corpus(tmp_path / "articles", {"openai": "OpenAI signe avec AWS. Le contrat porte sur le cloud."})
+    report = corpus.sync_paths([tmp_path / "articles"])
+    assert report.added == ("openai",)
+    assert keyword_embedder.embedded and all("OpenAI" in t or "contrat" in t for t in keyword_embedder.embedded)
+    assert corpus.retriever.search("openai", 1)[0].doc_id == "openai"
+
+
+def test_removed_article_disappears_from_results(corpus, tmp_path):
+    (tmp_path / "articles" / "puces.txt").unlink()
+    report = corpus.sync_paths([tmp_path / "articles"])
+    assert report.removed == ("puces",)
+    assert all(hit.doc_id != "puces" for hit in corpus.retriever.search("puces nvidia", 5))
+    assert "puces" not in load_index(corpus.index_dir).documents
+
+
+def test_crash_mid_write_leaves_previous_index_usable(corpus, tmp_path, monkeypatch, keyword_embedder):
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "save_dense_index", crash)
+    write_corpus(tmp_path / "articles", {"openai": "OpenAI signe avec AWS."})
+    with pytest.raises(OSError):
+        corpus.sync_paths([tmp_path / "articles"])
+    reopened = Corpus.open(corpus.index_dir, keyword_embedder)
+    assert set(reopened.index.documents) == set(ARTICLES)
+    assert reopened.retriever.search("puces", 1)[0].doc_id == "puces"
+    monkeypatch.undo()
+    Corpus.open(corpus.index_dir, keyword_embedder).sync_paths([tmp_path / "articles"])
+    leftovers = [p.name for p in (corpus.index_dir / "generations").iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers == []
+
+
+def test_index_built_with_another_model_is_refused(corpus):
+    with pytest.raises(IndexIncompatibleError, match=r"rag index --rebuild"):
+        load_index(corpus.index_dir, "other/model")
+
+
+@pytest.mark.parametrize("damage", ["manifest", "embeddings", "missing-file", "counts"])
+def test_damaged_index_names_the_fix(corpus, damage):
+    live = (corpus.index_dir / "current").resolve()
+    if damage == "manifest":
+        (live / "manifest.json").write_text("{not json")
+    elif damage == "embeddings":
+        (live / "embeddings.npy").write_bytes(b"garbage")
+    elif damage == "missing-file":
+        shutil.rmtree(live / "lexical")
+    else:
+        manifest = json.loads((live / "manifest.json").read_text())
+        (live / "manifest.json").write_text(json.dumps({**manifest, "chunks": manifest["chunks"] + 1}))
+    with pytest.raises(IndexIncompatibleError, match=r"rag index --rebuild"):
+        load_index(corpus.index_dir)
+
+
+def test_rebuild_recovers_a_damaged_index_and_keeps_posted_documents(corpus, keyword_embedder, tmp_path):
+    corpus.upsert([Document("posted", "Posté", "OpenAI et le cloud.")])
+    live = (corpus.index_dir / "current").resolve()
+    rebuilt = Corpus.rebuild(corpus.index_dir, keyword_embedder)
+    assert "posted" in rebuilt.index.documents
+    (live.parent / rebuilt._generation / "embeddings.npy").write_bytes(b"garbage")
+    recovered = Corpus.rebuild(corpus.index_dir, keyword_embedder)
+    recovered.sync_paths([tmp_path / "articles"])
+    assert set(load_index(corpus.index_dir).documents) == set(ARTICLES)
+
+
+def test_missing_index_is_a_clear_error(tmp_path, keyword_embedder):
+    with pytest.raises(IndexMissingError, match="rag index"):
+        Corpus.open(tmp_path / "nothing", keyword_embedder)
+
+
+def test_delete_removes_from_both_sides(corpus):
+    corpus.delete("emplois")
+    hits = corpus.retriever.search("emplois", 5, mode="lexical") + corpus.retriever.search("emplois", 5, mode="dense")
+    assert all(hit.doc_id != "emplois" for hit in hits)
