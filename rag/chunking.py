@@ -23,8 +23,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n|\u2029")
 _TERMINATOR = re.compile(r"(?<![.!?…‽])[.!?…‽]++(?:[»”\"'’)\]]|\s+[»”])*+(?=\s|\Z)")
 # Words that end with a dot without ending the sentence, mostly before a name (M. Dupont).
 _ABBREVIATIONS = frozenset(
-    "M MM Mme Mmes Mlle Mlles Dr Dre Pr Me Mgr Mr Mrs Ms Prof St Ste Jr Sr Inc Corp Ltd Co "
-    "cf p pp ex env vol fig art av apr".split()
+    {"M", "MM", "Mme", "Mmes", "Mlle", "Mlles", "Dr", "Dre", "Pr", "Me", "Mgr", "Mr", "Mrs", "Ms", "Prof", "St", "Ste"}
+    | {"Jr", "Sr", "Inc", "Corp", "Ltd", "Co", "cf", "p", "pp", "ex", "env", "vol", "fig", "art", "av", "apr"}
 )
 _ACRONYM = re.compile(r"(?:[^\W\d_]\.-?)+[^\W\d_]")  # U.S, e.g, J.-C (the final dot excluded)
 _OPENERS = "(«\"“‘'["
@@ -61,15 +61,14 @@ def split_sentences(text: str) -> list[Span]:
 
 def _paragraphs(text: str) -> Iterator[Span]:
     """Trimmed, non-empty spans between blank lines."""
-    start = 0
-    for stop, resume in [*((m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)), (len(text), 0)]:
+    bounds = [0, *(bound for brk in _PARAGRAPH_BREAK.finditer(text) for bound in brk.span()), len(text)]
+    for start, stop in zip(bounds[::2], bounds[1::2]):
         first = _NON_SPACE.search(text, start, stop)
         if first:
             end = stop
             while text[end - 1].isspace():
                 end -= 1
             yield first.start(), end
-        start = resume
 
 
 def _next_non_space(text: str, start: int, end: int) -> int:
@@ -95,9 +94,10 @@ def _ends_sentence(text: str, match: re.Match[str], start: int, end: int) -> boo
 class Chunker:
     """Packs whole sentences into chunks of at most `chunk_tokens` tokens.
 
-    Consecutive chunks share their last sentences up to `overlap_tokens`, so a fact that straddles
-    a boundary is retrievable from either side. Token counts come from `count_tokens` (the
-    embedding model's tokenizer) measured on the exact chunk text, never estimated by summing.
+    Consecutive chunks share whole sentences, about `overlap_tokens` of them (the tail nearest that
+    size), so a fact that straddles a boundary is retrievable from either side. Token counts come
+    from `count_tokens` (the embedding model's tokenizer) measured on the exact chunk text, never
+    estimated by summing per-sentence counts.
     """
 
     def __init__(
@@ -141,15 +141,21 @@ class Chunker:
         return units
 
     def _cut(self, text: str, start: int, end: int) -> list[Span]:
-        """Longest prefixes within the budget (binary search), at least one character each."""
+        """Longest prefixes within the budget, at least one character each. The search gallops
+        (1, 2, 4, … characters) before bisecting, so a huge word is only ever measured piecewise."""
         pieces: list[Span] = []
         while start < end:
-            low, high = start + 1, end
-            while low < high:
-                middle = (low + high + 1) // 2
-                low, high = (middle, high) if self._fits(text, start, middle) else (low, middle - 1)
-            pieces.append((start, low))
-            start = low
+            fit, limit, probe = 1, end - start, 2  # `fit` fits (or is the one-character minimum)
+            while fit < limit:
+                if not self._fits(text, start, start + min(probe, limit)):
+                    limit = min(probe, limit) - 1
+                    break
+                fit, probe = min(probe, limit), probe * 2
+            while fit < limit:
+                middle = (fit + limit + 1) // 2
+                fit, limit = (middle, limit) if self._fits(text, start, start + middle) else (fit, middle - 1)
+            pieces.append((start, start + fit))
+            start += fit
         return pieces
 
     def _pack(self, text: str, units: list[Span]) -> list[Span]:
@@ -167,15 +173,15 @@ class Chunker:
         return chunks
 
     def _overlap_start(self, text: str, units: list[Span], first: int, last: int) -> int:
-        """First unit of the next chunk: the longest tail of this one within `overlap_tokens`
-        that still leaves room for the next new unit."""
-        start = last + 1
+        """First unit of the next chunk: the tail of whole units of this one whose size is nearest
+        `overlap_tokens` (no overlap on a tie), among those that leave room for the next unit."""
+        best, best_distance = last + 1, self.overlap_tokens
         following_end = units[last + 1][1]
         for candidate in range(last, first, -1):
             tail_start = units[candidate][0]
-            if self.count_tokens(text[tail_start : units[last][1]]) > self.overlap_tokens:
+            distance = self.count_tokens(text[tail_start : units[last][1]]) - self.overlap_tokens
+            if distance >= best_distance or not self._fits(text, tail_start, following_end):
                 break
-            if not self._fits(text, tail_start, following_end):
-                break
-            start = candidate
-        return start
+            if abs(distance) < best_distance:
+                best, best_distance = candidate, abs(distance)
+        return best

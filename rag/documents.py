@@ -34,11 +34,7 @@ _SENTENCE_END = ".!?…:;,"
 _CLOSERS = "»”\"'’)] "
 # Invisible characters that only get in the way of matching: C0/C1 controls (except whitespace,
 # which the line handling normalises), the byte-order mark and zero-width spaces.
-_INVISIBLE = {
-    code: None
-    for code in [*range(0x20), *range(0x7F, 0xA0), 0xFEFF, 0x200B]
-    if not chr(code).isspace()
-}
+_INVISIBLE = {code: None for code in [*range(0x20), *range(0x7F, 0xA0), 0xFEFF, 0x200B] if not chr(code).isspace()}
 
 
 @dataclass(frozen=True)
@@ -55,9 +51,7 @@ class Document:
 def validate_doc_id(doc_id: str) -> str:
     """Return `doc_id` if it is safe in a URL path segment: 1-128 of letters, digits, `_-.`."""
     if not _DOC_ID.fullmatch(doc_id) or set(doc_id) == {"."}:
-        raise InvalidInputError(
-            f"invalid document id {doc_id!r}: use 1-128 ASCII letters, digits, '_', '-' or '.'"
-        )
+        raise InvalidInputError(f"invalid document id {doc_id!r}: use 1-128 ASCII letters, digits, '_', '-' or '.'")
     return doc_id
 
 
@@ -69,9 +63,7 @@ def load_documents(paths: Sequence[Path]) -> list[Document]:
             found = sorted(
                 child
                 for child in path.iterdir()
-                if child.is_file()
-                and child.suffix.lower() in ACCEPTED_SUFFIXES
-                and not child.name.startswith(".")
+                if child.is_file() and child.suffix.lower() in ACCEPTED_SUFFIXES and not child.name.startswith(".")
             )
             if not found:
                 raise InvalidInputError(f"{path}: no {' or '.join(ACCEPTED_SUFFIXES)} files in this folder")
@@ -83,9 +75,7 @@ def load_documents(paths: Sequence[Path]) -> list[Document]:
         document = load_document(file)
         if document.doc_id in documents:
             first = documents[document.doc_id][0]
-            raise InvalidInputError(
-                f"{file} and {first} both give document id {document.doc_id!r}; rename one of them"
-            )
+            raise InvalidInputError(f"{file} and {first} both give document id {document.doc_id!r}; rename one of them")
         documents[document.doc_id] = (file, document)
     return [document for _, document in documents.values()]
 
@@ -180,9 +170,7 @@ def _paragraphs(raw: str) -> list[str]:
 
 
 def _is_share_line(line: str) -> bool:
-    return len(line) <= _SHARE_LINE_MAX_CHARS and bool(
-        _SHARE_KEYWORD.search(line) and _SHARE_LINE.fullmatch(line)
-    )
+    return len(line) <= _SHARE_LINE_MAX_CHARS and bool(_SHARE_KEYWORD.search(line) and _SHARE_LINE.fullmatch(line))
 
 
 def _is_headline(line: str) -> bool:

@@ -48,9 +48,20 @@ class Retriever:
         self.embedder = embedder
 
     def search(
-        self, query: str, k: int = 5, *, language: LanguageCode | None = None, mode: str = "hybrid"
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        language: LanguageCode | None = None,
+        mode: str = "hybrid",
+        vector: np.ndarray | None = None,
+        index: CorpusIndex | None = None,
     ) -> list[Hit]:
-        """The k best chunks for `query`; `mode` is "hybrid", "dense" or "lexical" (for benchmarks)."""
+        """The k best chunks for `query`; `mode` is "hybrid", "dense" or "lexical" (for benchmarks).
+
+        `vector` is the query's embedding when the caller already has it (answers reuse it); `index`
+        pins the snapshot to search when the caller must read the same one afterwards.
+        """
         query = query.strip()
         if not query:
             raise InvalidInputError("the query is empty")
@@ -58,11 +69,13 @@ class Retriever:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if mode not in ("hybrid", "dense", "lexical"):
             raise InvalidInputError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
-        index = self.index  # one snapshot for the whole query, even if a writer swaps it meanwhile
+        # One snapshot for the whole query, even if a writer swaps in a new one meanwhile.
+        index = self.index if index is None else index
         if not index.chunks:
             return []
         language = language or detect_language(query)
-        vector = self.embedder.embed_queries([query])[0]
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
         pool = max(_CANDIDATES, 4 * k)
         dense = search_dense(index.dense, vector, pool) if mode != "lexical" else []
         lexical = index.lexical.search(query, language, pool) if mode != "dense" else []

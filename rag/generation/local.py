@@ -1,0 +1,182 @@
+"""The offline generator: llama.cpp (through xllamacpp) running the provisioned GGUF in this process."""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import GenerationError, ModelUnavailableError
+from rag.generation.base import validate_request
+
+DEFAULT_CONTEXT = 2048
+MAX_TOKENS_LIMIT = 1024
+_POLL_S = 0.05  # how often the consumer looks at cancel and the deadline while waiting for a piece
+_DONE = object()
+
+
+class LocalGenerator:
+    """One llama.cpp model per process; calls are serialized because a single slot serves them.
+
+    Generation runs on a worker thread that feeds a queue, so the caller's iterator can give up
+    (cancel, timeout, or simply stop iterating) and the model stops at its next token. The prompt
+    itself is evaluated in one piece and cannot be interrupted, so a call that times out during
+    a long prompt still holds the model until that prompt is done.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int = 2,
+        n_ctx: int = DEFAULT_CONTEXT,
+        timeout_s: float = 60.0,
+        max_tokens_limit: int = MAX_TOKENS_LIMIT,
+        cache_prompt: bool = True,
+    ) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        if n_ctx < 256:
+            raise ValueError(f"n_ctx must be at least 256, got {n_ctx}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if not 1 <= max_tokens_limit < n_ctx:
+            raise ValueError(f"max_tokens_limit must be between 1 and n_ctx - 1, got {max_tokens_limit}")
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise ModelUnavailableError(f"generator model not found at {model_path}")
+        self.name = f"local:{model_path.stem}"
+        self.model_path = model_path
+        self._timeout_s = timeout_s
+        self._max_tokens_limit = max_tokens_limit
+        self._cache_prompt = cache_prompt
+        self._lock = threading.Lock()
+        self._server: Any = _load_server(model_path, threads=threads, n_ctx=n_ctx, n_predict=max_tokens_limit)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model_path: Path) -> LocalGenerator:
+        """Load `model_path` with the thread count and time budget from `settings`."""
+        return cls(model_path, threads=settings.threads, timeout_s=settings.generation_timeout_s)
+
+    def stream(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer piece by piece (greedy decoding); see `Generator.stream`."""
+        plain = validate_request(messages, max_tokens, self._max_tokens_limit)
+        request = {
+            "messages": plain,
+            "max_tokens": max_tokens,
+            "stop": list(stop),
+            "temperature": 0.0,
+            "seed": 0,
+            "stream": True,
+            "cache_prompt": self._cache_prompt,
+        }
+        return self._run(request, cancel)
+
+    def close(self) -> None:
+        """Free the model (waits for a running call); the generator is unusable afterwards."""
+        with self._lock:
+            self._server = None
+
+    def _run(self, request: dict[str, Any], cancel: threading.Event | None) -> Iterator[str]:
+        deadline = time.monotonic() + self._timeout_s
+        if not self._lock.acquire(timeout=self._timeout_s):
+            raise GenerationError(f"{self.name} stayed busy for {self._timeout_s:g}s; try again later")
+        server = self._server
+        if server is None:
+            self._lock.release()
+            raise GenerationError(f"{self.name} was closed")
+        pieces: queue.Queue[object] = queue.Queue()
+        stop = threading.Event()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
+                return True  # tells llama.cpp to stop generating
+            pieces.put(chunk)
+            return False
+
+        def work() -> None:
+            try:
+                server.handle_chat_completions(request, on_chunk)
+            except Exception as exc:  # noqa: BLE001 - handed over to the consuming thread
+                pieces.put(exc)
+            finally:
+                self._lock.release()
+                pieces.put(_DONE)
+
+        threading.Thread(target=work, name="local-generator", daemon=True).start()
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise GenerationError(f"{self.name} took longer than {self._timeout_s:g}s; generation stopped")
+                try:
+                    item = pieces.get(timeout=min(remaining, _POLL_S))
+                except queue.Empty:
+                    continue
+                if item is _DONE:
+                    return
+                if isinstance(item, Exception):
+                    raise GenerationError(f"{self.name} failed: {item}") from item
+                text = _piece(item, self.name)
+                if text:
+                    yield text
+        finally:
+            stop.set()
+
+
+def _piece(chunk: object, name: str) -> str:
+    """The text of one streamed chunk; an error chunk becomes a `GenerationError`."""
+    if not isinstance(chunk, dict):
+        raise GenerationError(f"{name} sent an unexpected chunk: {chunk!r:.200}")
+    if "error" in chunk:
+        error = chunk["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise GenerationError(f"{name} failed: {message}")
+    choices = chunk.get("choices") or []
+    if not choices:
+        return ""
+    content = (choices[0].get("delta") or {}).get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _load_server(model_path: Path, *, threads: int, n_ctx: int, n_predict: int) -> Any:
+    """Start llama.cpp's server engine over the GGUF; errors become `ModelUnavailableError`.
+
+    xllamacpp always opens an HTTP listener too; it is bound to loopback on a free port and
+    locked with a random key nobody knows, since this process calls the engine directly.
+    """
+    try:
+        import xllamacpp
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            "xllamacpp is not installed; run `pip install xllamacpp` (see pyproject.toml for the pin)"
+        ) from exc
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model_path)
+    params.n_ctx = n_ctx
+    params.n_predict = n_predict
+    params.n_parallel = 1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.verbosity = 1  # errors only: llama.cpp's info lines would flood the service log
+    params.hostnames = ["127.0.0.1"]
+    params.port = 0
+    params.api_keys = [secrets.token_urlsafe(24)]
+    try:
+        return xllamacpp.Server(params)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelUnavailableError(f"llama.cpp could not load {model_path}: {exc}") from exc

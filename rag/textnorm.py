@@ -1,0 +1,55 @@
+"""Text normalisation shared by answer verification and evaluation: folding and number values."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"'})
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+# A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768.
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
+
+
+def fold(text: str) -> str:
+    """Case-, accent-, apostrophe- and space-insensitive form, for comparing wordings."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).casefold())
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    return _SPACES.sub(" ", text).strip()
+
+
+def number_values(text: str) -> set[Decimal]:
+    """Every value each number in `text` could mean, in either language's conventions.
+
+    "3,8" is 3.8 (French decimal comma); "14,000" is 14000 (English) or 14.0 (French); "14 000" is
+    14000. Both readings are kept: verification asks whether two texts *can* agree, not which is right.
+    """
+    values: set[Decimal] = set()
+    for match in _NUMBER.finditer(text):
+        values |= _readings(match.group())
+    return values
+
+
+def numbers_in(text: str) -> list[set[Decimal]]:
+    """One set of readings per number written in `text`, in order."""
+    return [_readings(match.group()) for match in _NUMBER.finditer(text)]
+
+
+def _readings(token: str) -> set[Decimal]:
+    compact = re.sub(r"[ \u00a0\u202f]", "", token)
+    readings = set()
+    for decimal_mark, group_mark in ((",", "."), (".", ",")):
+        parts = compact.split(decimal_mark)
+        if len(parts) > 2:
+            continue
+        groups = parts[0].split(group_mark)
+        if any(len(group) != 3 for group in groups[1:]):
+            continue  # "3,8" has no thousands separator: its comma can only be a decimal mark
+        whole = "".join(groups)
+        candidate = whole if len(parts) == 1 else f"{whole}.{parts[1]}"
+        try:
+            readings.add(Decimal(candidate).normalize())
+        except InvalidOperation:
+            continue
+    return readings

