@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from rag.config import Settings
 from rag.errors import RagError
 
@@ -69,6 +71,36 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.answering import Answerer
+    from rag.generation import load_generator
+
+    if args.generator:
+        settings = settings.model_copy(update={"generator": args.generator})
+    answerer = Answerer(_corpus(settings), load_generator(settings), settings)
+    answer = answerer.ask(args.question, language=args.language, top_k=args.k)
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.answer)
+    sources = answer.related if answer.abstained else answer.citations
+    if sources:
+        print("\nClosest passages:" if answer.abstained else "\nSources:")
+    for citation in sources:
+        print(f"[{citation.id}] {citation.doc_id} — {citation.title} [{citation.start}:{citation.end}]")
+        print(f"    {citation.snippet}")
+    total = answer.timings_ms.get("total", 0.0) / 1000
+    print(f"\n({answer.model}, {answer.language}, {total:.1f} s)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.serve import serve
+
+    serve(settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port}))
+    return 0
+
+
 def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
     from rag.models.embedder import prepare_embedding_model
     from rag.models.generator import prepare_generator_model
@@ -106,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print machine-readable output")
     search.set_defaults(handler=cmd_search)
 
+    ask = commands.add_parser("ask", help="answer a question with cited snippets")
+    ask.add_argument("question")
+    ask.add_argument("--language", choices=["auto", "fr", "en"], default="auto", help="answer language")
+    ask.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    ask.add_argument("--generator", choices=["local", "openai", "extractive"], help="override RAG_GENERATOR")
+    ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    ask.set_defaults(handler=cmd_ask)
+
+    serve = commands.add_parser("serve", help="serve the HTTP API and chat page")
+    serve.add_argument("--host", help="listen address (default RAG_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default RAG_PORT or 8000)")
+    serve.set_defaults(handler=cmd_serve)
+
     models = commands.add_parser("models", help="provision the offline models")
     models_commands = models.add_subparsers(dest="models_command", required=True)
     prepare = models_commands.add_parser("prepare", help="convert and verify the bundled models (idempotent)")
@@ -120,10 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
         return int(args.handler(args, settings))
+    except ValidationError as error:
+        problems = "; ".join(f"RAG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        print(f"rag: error: invalid setting: {problems}", file=sys.stderr)
+        return 2
     except RagError as error:
         print(f"rag: error: {error}", file=sys.stderr)
         return 1

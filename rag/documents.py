@@ -82,13 +82,13 @@ def load_documents(paths: Sequence[Path]) -> list[Document]:
 
 def load_document(path: Path) -> Document:
     """Read one UTF-8 `.txt`/`.md` article; its doc id is the file name without the suffix."""
+    if not path.exists():
+        raise InvalidInputError(f"{path}: no such file or folder")
     if path.suffix.lower() not in ACCEPTED_SUFFIXES:
         raise InvalidInputError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
             f"accepted types are {', '.join(ACCEPTED_SUFFIXES)}"
         )
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such file")
     try:
         raw = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:

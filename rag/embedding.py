@@ -44,7 +44,8 @@ class Embedder:
         if not dimension:
             raise ModelUnavailableError(f"embedding model {model!r} does not declare its output dimension")
         self.dimension: int = int(dimension)
-        self.max_seq_length: int = int(self._model.max_seq_length)
+        # None means the model declares no limit; 512 is the BERT-family default it most likely has.
+        self.max_seq_length: int = int(self._model.max_seq_length or 512)
         self._prompts = self._model.prompts or {}
 
     @classmethod
@@ -54,14 +55,10 @@ class Embedder:
             return cls(settings.embedding_model)
         folder = Path(settings.cache_dir) / FOLDER_NAME
         if read_provenance(folder) is None:
-            raise ModelUnavailableError(
-                f"the embedding model is not prepared in {folder}; run `rag models prepare`"
-            )
+            raise ModelUnavailableError(f"the embedding model is not prepared in {folder}; run `rag models prepare`")
         return cls(str(folder))
 
-    def embed_passages(
-        self, texts: Sequence[str], *, show_progress: bool = False, batch_size: int = 32
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], *, show_progress: bool = False, batch_size: int = 32) -> np.ndarray:
         """Vectors for texts to be indexed, shape (len(texts), dimension)."""
         return self._embed(texts, "passage", show_progress=show_progress, batch_size=batch_size)
 

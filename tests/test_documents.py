@@ -136,9 +136,10 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
         load_document(path)
 
 
-def test_missing_path_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="no such file"):
-        load_documents([tmp_path / "absent.txt"])
+@pytest.mark.parametrize("name", ["absent.txt", "absent-folder"])
+def test_missing_path_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"{name}: no such file or folder"):
+        load_documents([tmp_path / name])
 
 
 def test_folder_without_articles_is_refused(tmp_path: Path) -> None:

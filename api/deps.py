@@ -1,0 +1,188 @@
+"""Dependencies of the routes: what the lifespan loaded, API-key checks and the document upload body."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from pathlib import PurePath
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from api.metrics import ApiMetrics
+from api.schemas import DocumentIn
+from rag.answering import Answerer
+from rag.config import Settings
+from rag.corpus import Corpus
+from rag.documents import ACCEPTED_SUFFIXES, Document, parse_document, validate_doc_id
+from rag.errors import InvalidInputError
+
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+_ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
+_FORM_FIELDS = ("doc_id", "title", "date", "source")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_corpus(request: Request) -> Corpus:
+    return request.app.state.corpus
+
+
+def get_answerer(request: Request) -> Answerer:
+    return request.app.state.answerer
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CorpusDep = Annotated[Corpus, Depends(get_corpus)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+
+_bearer = HTTPBearer(auto_error=False, description="The API key from RAG_API_KEY, when the server sets one.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    expected = settings.api_key
+    if not expected:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong API key: send `Authorization: Bearer <key>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_write_key(settings: SettingsDep, credentials: BearerDep) -> None:
+    """Document changes need the API key whenever the server has one."""
+    _check_key(settings, credentials)
+
+
+def require_ask_key(settings: SettingsDep, credentials: BearerDep) -> None:
+    """Questions and searches need the key only when RAG_API_KEY_FOR_ASK is on."""
+    if settings.api_key_for_ask:
+        _check_key(settings, credentials)
+
+
+WriteAccess = Depends(require_write_key)
+AskAccess = Depends(require_ask_key)
+
+
+async def read_document(request: Request) -> Document:
+    """The posted document, from a JSON body or a multipart `.txt`/`.md` upload (field `file`).
+
+    The body is counted while it arrives, so an oversized one is refused (413) without being kept.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "multipart/form-data"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail="send the document as JSON ({\"text\": ...}) or as a multipart/form-data upload in field `file`",
+        )
+    body = await _read_limited(request, MAX_DOCUMENT_BYTES + _ENVELOPE_BYTES)
+    if content_type == "application/json":
+        return _from_json(body)
+    return await _from_upload(request, body)
+
+
+DocumentUpload = Annotated[Document, Depends(read_document)]
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large()
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise _too_large()
+    return bytes(body)
+
+
+def _too_large() -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        detail=f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB; split it into smaller articles",
+    )
+
+
+def _from_json(body: bytes) -> Document:
+    try:
+        payload = DocumentIn.model_validate_json(body)
+    except ValidationError as error:
+        raise RequestValidationError(_in_body(error)) from None
+    if len(payload.text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
+        raise _too_large()
+    doc_id = payload.doc_id if payload.doc_id is not None else _doc_id_for(payload.text)
+    return parse_document(payload.text, doc_id, title=payload.title, date=payload.date, source=payload.source)
+
+
+async def _from_upload(request: Request, body: bytes) -> Document:
+    async def replay() -> AsyncIterator[bytes]:
+        yield body
+
+    try:
+        form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(_FORM_FIELDS)).parse()
+    except MultiPartException as error:
+        raise InvalidInputError(f"malformed multipart upload: {error.message}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInputError("no file in the upload: send it in the multipart field `file`")
+    try:
+        content = await upload.read(MAX_DOCUMENT_BYTES + 1)
+    finally:
+        await form.close()
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise _too_large()
+    name = PurePath(upload.filename or "")
+    if name.suffix.lower() not in ACCEPTED_SUFFIXES:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"unsupported file type {name.suffix or '(none)'!r}: upload a UTF-8 {' or '.join(ACCEPTED_SUFFIXES)} file",
+        )
+    if b"\x00" in content:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"{name.name} looks binary (it contains NUL bytes): upload UTF-8 plain text or Markdown",
+        )
+    try:
+        raw = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(
+            f"{name.name} is not UTF-8 text (invalid byte at offset {error.start}); save it as UTF-8"
+        ) from None
+    fields = {key: value for key in _FORM_FIELDS if isinstance(value := form.get(key), str) and value.strip()}
+    doc_id = validate_doc_id(fields.pop("doc_id", name.stem))
+    return parse_document(raw, doc_id, **fields)
+
+
+def _doc_id_for(text: str) -> str:
+    """A stable id for a posted text that came without one: the same text gets the same id."""
+    return "doc-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _in_body(error: ValidationError) -> list[dict[str, object]]:
+    """Pydantic's errors located in the body, as FastAPI reports its own."""
+    errors = []
+    for item in error.errors(include_url=False):
+        entry = dict(item)
+        entry["loc"] = ("body", *item["loc"])
+        if item["type"] == "json_invalid":
+            entry["loc"] = ("body",)
+        errors.append(json.loads(json.dumps(entry, default=str)))
+    return errors

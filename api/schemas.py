@@ -1,0 +1,193 @@
+"""Request and response bodies of the HTTP API, kept apart from the library's domain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from rag.answer import Answer
+from rag.answering import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.indexing import IndexReport
+from rag.retrieval import Hit
+from rag.store import CorpusIndex, StoredDocument
+
+MAX_SEARCH_K = 50
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskRequest(_Request):
+    """A question for `POST /ask` and `POST /ask/stream`."""
+
+    question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
+    language: Literal["auto", "fr", "en"] = Field("auto", description="Answer language; auto follows the question.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages retrieved before picking evidence.")
+
+
+class SearchRequest(_Request):
+    """A query for `POST /search`."""
+
+    query: Question = Field(description="Free text, 1-2,000 characters once trimmed.")
+    k: int = Field(5, ge=1, le=MAX_SEARCH_K, description="Number of passages returned.")
+
+
+class DocumentIn(_Request):
+    """A document posted as JSON; absent fields are detected from the text (see `parse_document`)."""
+
+    text: str = Field(description="The article, plain text or Markdown (at most 2 MB in UTF-8).")
+    doc_id: str | None = Field(None, description="1-128 of letters, digits, `_-.`; default: a hash of the text.")
+    title: str | None = Field(None, max_length=1000)
+    date: str | None = Field(None, max_length=100)
+    source: str | None = Field(None, max_length=1000)
+
+
+class CitationOut(BaseModel):
+    """A verbatim snippet: `snippet == GET /documents/{doc_id} .text[start:end]`; `id` is its [n] marker."""
+
+    id: int
+    doc_id: str
+    title: str
+    snippet: str
+    start: int
+    end: int
+    score: float
+
+
+class AnswerOut(BaseModel):
+    """The library's `Answer`, field for field."""
+
+    answer: str
+    language: Literal["fr", "en"]
+    abstained: bool
+    abstain_reason: Literal["no_relevant_passage", "not_in_passages", "unsupported_after_check"] | None
+    citations: list[CitationOut]
+    related: list[CitationOut]
+    model: str
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerOut:
+        return cls.model_validate(asdict(answer))
+
+
+class HitOut(BaseModel):
+    """One retrieved passage: `text == GET /documents/{doc_id} .text[start:end]`."""
+
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class SearchResponse(BaseModel):
+    hits: list[HitOut]
+
+    @classmethod
+    def of(cls, hits: list[Hit]) -> SearchResponse:
+        return cls(hits=[HitOut(**{name: getattr(hit, name) for name in HitOut.model_fields}) for hit in hits])
+
+
+class DocumentSummary(BaseModel):
+    """A stored document without its text."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    characters: int = Field(description="Length of the cleaned text, the reference for every offset.")
+    chunks: int = Field(description="Passages it was split into for retrieval.")
+
+    @classmethod
+    def of(cls, stored: StoredDocument, index: CorpusIndex) -> DocumentSummary:
+        return cls.listing(index, [stored.document.doc_id])[0]
+
+    @classmethod
+    def listing(cls, index: CorpusIndex, doc_ids: list[str] | None = None) -> list[DocumentSummary]:
+        """Summaries of `doc_ids` (default: every document, sorted by id) in one pass over the chunks."""
+        counts: dict[str, int] = {}
+        for item in index.chunks:
+            counts[item.chunk.doc_id] = counts.get(item.chunk.doc_id, 0) + 1
+        summaries = []
+        for doc_id in sorted(index.documents) if doc_ids is None else doc_ids:
+            document = index.documents[doc_id].document
+            summaries.append(
+                cls(
+                    doc_id=doc_id,
+                    title=document.title,
+                    date=document.date,
+                    source=document.source,
+                    characters=len(document.text),
+                    chunks=counts.get(doc_id, 0),
+                )
+            )
+        return summaries
+
+
+class DocumentDetail(DocumentSummary):
+    """A stored document with its cleaned text."""
+
+    text: str
+
+    @classmethod
+    def of(cls, stored: StoredDocument, index: CorpusIndex) -> DocumentDetail:
+        return cls(**DocumentSummary.of(stored, index).model_dump(), text=stored.document.text)
+
+
+class IndexingOut(BaseModel):
+    """What a write changed in the index."""
+
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    documents: int = Field(description="Documents in the index afterwards.")
+    chunks: int = Field(description="Chunks in the index afterwards.")
+    embedded_texts: int = Field(description="Passages and sentences that needed new embeddings.")
+    seconds: float
+
+    @classmethod
+    def of(cls, report: IndexReport) -> IndexingOut:
+        return cls(
+            added=list(report.added),
+            updated=list(report.updated),
+            removed=list(report.removed),
+            documents=report.documents,
+            chunks=report.chunks,
+            embedded_texts=report.embedded_texts,
+            seconds=round(report.seconds, 3),
+        )
+
+
+class DocumentWritten(BaseModel):
+    """Answer to `POST /documents`: the stored document (searchable already) and the index change."""
+
+    document: DocumentSummary
+    indexed: IndexingOut
+
+
+class DocumentDeleted(BaseModel):
+    """Answer to `DELETE /documents/{doc_id}`."""
+
+    deleted: str
+    indexed: IndexingOut
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    documents: int
+    chunks: int
+    embedding_model: str
+    generator: str
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of every endpoint."""
+
+    detail: str

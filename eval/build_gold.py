@@ -1,0 +1,197 @@
+"""Build `eval/gold.jsonl` from the hand-written `eval/gold_source.jsonl`.
+
+The source gives each piece of evidence as an exact quote of the cleaned article text
+(`rag.documents.load_document(path).text`); this script resolves every quote to its character
+offsets, checks the items, writes the gold set and prints its counts. Run from the repo root:
+
+    .venv/bin/python eval/build_gold.py           # rebuild eval/gold.jsonl
+    .venv/bin/python eval/build_gold.py --check   # fail if eval/gold.jsonl is out of date
+
+It exits non-zero, listing every problem, if a quote is missing or occurs more than once (lengthen
+it), if an item is malformed, or if a required fact has no acceptable form in its evidence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "eval" / "gold_source.jsonl"
+OUTPUT = ROOT / "eval" / "gold.jsonl"
+SEEDS = ROOT / "seeds"
+
+sys.path.insert(0, str(ROOT))
+from rag.documents import Document, load_documents  # noqa: E402
+
+LANGUAGES = ("fr", "en")
+ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap")
+UNANSWERABLE_CATEGORIES = ("near_miss", "off_topic")
+CATEGORIES = ANSWERABLE_CATEGORIES + UNANSWERABLE_CATEGORIES
+REQUIRED_KEYS = ("id", "language", "question", "answerable", "category", "facts", "doc_ids", "evidence")
+OPTIONAL_KEYS = ("notes",)
+_ID = re.compile(r"(fr|en)-\d{3}")
+
+
+class GoldError(Exception):
+    """A problem in the source file; the message names the item and says what to fix."""
+
+
+def normalize(text: str) -> str:
+    """Lower-case, accent-free, with ’ as ' and non-breaking spaces as spaces: how facts are matched."""
+    text = text.replace("\u2019", "'").replace("\u00a0", " ").replace("\u202f", " ").lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def resolve_quote(document: Document, quote: str) -> tuple[int, int]:
+    """(start, end) of the one occurrence of `quote` in the document text; error if 0 or several."""
+    start = document.text.find(quote)
+    if start < 0:
+        raise GoldError(f"quote not found in {document.doc_id}: {quote!r}")
+    if document.text.find(quote, start + 1) >= 0:
+        raise GoldError(f"quote occurs more than once in {document.doc_id}, lengthen it: {quote!r}")
+    return start, start + len(quote)
+
+
+def build_item(raw: dict[str, Any], documents: dict[str, Document]) -> dict[str, Any]:
+    """Check one source item and return it with its evidence quotes resolved to offsets."""
+    unknown = set(raw) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS)
+    missing = [key for key in REQUIRED_KEYS if key not in raw]
+    if unknown or missing:
+        raise GoldError(f"unknown keys {sorted(unknown)}, missing keys {missing}")
+    item_id, language, category = raw["id"], raw["language"], raw["category"]
+    if not isinstance(item_id, str) or not _ID.fullmatch(item_id) or not item_id.startswith(f"{language}-"):
+        raise GoldError(f"id {item_id!r} must look like '{language}-001' (its language, then 3 digits)")
+    if language not in LANGUAGES:
+        raise GoldError(f"language {language!r} must be one of {LANGUAGES}")
+    if not isinstance(raw["question"], str) or not raw["question"].strip():
+        raise GoldError("empty question")
+    if category not in CATEGORIES:
+        raise GoldError(f"category {category!r} must be one of {CATEGORIES}")
+    answerable = raw["answerable"]
+    if answerable is not (category in ANSWERABLE_CATEGORIES):
+        raise GoldError(f"answerable={answerable!r} does not fit category {category!r}")
+    facts = raw["facts"]
+    if not isinstance(facts, list) or not all(
+        isinstance(forms, list) and forms and all(isinstance(form, str) and form.strip() for form in forms)
+        for forms in facts
+    ):
+        raise GoldError("facts must be a list of non-empty lists of non-empty strings")
+    doc_ids = raw["doc_ids"]
+    if not isinstance(doc_ids, list) or len(set(doc_ids)) != len(doc_ids):
+        raise GoldError(f"doc_ids must be a list without repeats, got {doc_ids!r}")
+    if unknown_docs := [doc_id for doc_id in doc_ids if doc_id not in documents]:
+        raise GoldError(f"unknown doc_ids {unknown_docs}; known: {sorted(documents)}")
+
+    evidence = []
+    for entry in raw["evidence"]:
+        if set(entry) != {"doc_id", "quote"}:
+            raise GoldError(f"evidence entries need exactly 'doc_id' and 'quote', got {sorted(entry)}")
+        if entry["doc_id"] not in doc_ids:
+            raise GoldError(f"evidence doc_id {entry['doc_id']!r} is not in doc_ids {doc_ids}")
+        document = documents[entry["doc_id"]]
+        start, end = resolve_quote(document, entry["quote"])
+        evidence.append({"doc_id": document.doc_id, "start": start, "end": end, "text": document.text[start:end]})
+
+    if answerable:
+        if not facts or not evidence:
+            raise GoldError("an answerable item needs at least one fact and one piece of evidence")
+        if uncited := sorted(set(doc_ids) - {entry["doc_id"] for entry in evidence}):
+            raise GoldError(f"doc_ids {uncited} have no evidence; quote them or drop them")
+        supporting = normalize(" ".join(entry["text"] for entry in evidence))
+        for forms in facts:
+            if not any(normalize(form) in supporting for form in forms):
+                raise GoldError(f"no form of fact {forms} appears in the evidence; add the article's wording")
+    elif facts or doc_ids or evidence:
+        raise GoldError("an unanswerable item has empty facts, doc_ids and evidence")
+
+    item = {key: raw[key] for key in REQUIRED_KEYS if key != "evidence"}
+    item["evidence"] = evidence
+    if raw.get("notes"):
+        item["notes"] = raw["notes"]
+    return item
+
+
+def build(source: Path, documents: dict[str, Document]) -> tuple[list[dict[str, Any]], list[str]]:
+    """All items that check out, and one message per problem found in `source`."""
+    items: list[dict[str, Any]] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for line_number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source.name}:{line_number}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as error:
+            errors.append(f"{where}: invalid JSON ({error})")
+            continue
+        where += f" ({raw.get('id')})"
+        if raw.get("id") in seen:
+            errors.append(f"{where}: duplicate id")
+            continue
+        seen.add(raw.get("id"))
+        try:
+            items.append(build_item(raw, documents))
+        except GoldError as error:
+            errors.append(f"{where}: {error}")
+    return items, errors
+
+
+def render(items: list[dict[str, Any]]) -> str:
+    """The gold file: one JSON object per line, French kept readable."""
+    return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+
+
+def report(items: list[dict[str, Any]], documents: dict[str, Document]) -> str:
+    """Counts per language, category and document, as printed after a build."""
+    by_language = Counter(item["language"] for item in items)
+    by_category = Counter((item["category"], item["language"]) for item in items)
+    lines = [f"{len(items)} items: " + ", ".join(f"{lang} {by_language[lang]}" for lang in LANGUAGES)]
+    lines.append(f"{'category':<12}{'fr':>5}{'en':>5}{'all':>5}")
+    for category in CATEGORIES:
+        counts = [by_category[(category, lang)] for lang in LANGUAGES]
+        lines.append(f"{category:<12}" + "".join(f"{count:>5}" for count in counts) + f"{sum(counts):>5}")
+    unanswerable = sum(not item["answerable"] for item in items)
+    lines.append(f"answerable {len(items) - unanswerable}, unanswerable {unanswerable}")
+    lines.append("answerable items citing each document (single-document / multi-document):")
+    for doc_id in documents:
+        citing = [item for item in items if doc_id in item["doc_ids"]]
+        multi = sum(len(item["doc_ids"]) > 1 for item in citing)
+        lines.append(f"  {doc_id}  {len(citing):>3} ({len(citing) - multi} / {multi})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build (or with --check, verify) the gold set; 0 when all is well, 1 on any problem."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="verify eval/gold.jsonl is up to date; write nothing")
+    args = parser.parse_args(argv)
+    documents = {document.doc_id: document for document in load_documents([SEEDS])}
+    items, errors = build(SOURCE, documents)
+    if errors:
+        print(f"{len(errors)} problem(s) in {SOURCE.relative_to(ROOT)}:", file=sys.stderr)
+        for error in errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    text = render(items)
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        if current != text:
+            print(f"{OUTPUT.relative_to(ROOT)} is out of date: run python eval/build_gold.py", file=sys.stderr)
+            return 1
+    else:
+        OUTPUT.write_text(text, encoding="utf-8")
+    print(report(items, documents))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
