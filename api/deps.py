@@ -153,7 +153,8 @@ async def _from_upload(request: Request, body: bytes) -> Document:
     if name.suffix.lower() not in ACCEPTED_SUFFIXES:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail=f"unsupported file type {name.suffix or '(none)'!r}: upload a UTF-8 {' or '.join(ACCEPTED_SUFFIXES)} file",
+            detail=f"unsupported file type {name.suffix or '(none)'!r}: "
+            f"upload a UTF-8 {' or '.join(ACCEPTED_SUFFIXES)} file",
         )
     if b"\x00" in content:
         raise HTTPException(

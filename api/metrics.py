@@ -31,7 +31,9 @@ class ApiMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.answers = Counter("rag_answers", "Answers given, refusals included.", ("language",), registry=self.registry)
+        self.answers = Counter(
+            "rag_answers", "Answers given, refusals included.", ("language",), registry=self.registry
+        )
         self.refusals = Counter(
             "rag_refusals", "Answers that declined, by reason.", ("abstain_reason",), registry=self.registry
         )

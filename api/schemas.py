@@ -106,29 +106,22 @@ class DocumentSummary(BaseModel):
     chunks: int = Field(description="Passages it was split into for retrieval.")
 
     @classmethod
-    def of(cls, stored: StoredDocument, index: CorpusIndex) -> DocumentSummary:
-        return cls.listing(index, [stored.document.doc_id])[0]
+    def of(cls, stored: StoredDocument, chunks: int) -> DocumentSummary:
+        document = stored.document
+        return cls(
+            doc_id=document.doc_id,
+            title=document.title,
+            date=document.date,
+            source=document.source,
+            characters=len(document.text),
+            chunks=chunks,
+        )
 
     @classmethod
-    def listing(cls, index: CorpusIndex, doc_ids: list[str] | None = None) -> list[DocumentSummary]:
-        """Summaries of `doc_ids` (default: every document, sorted by id) in one pass over the chunks."""
-        counts: dict[str, int] = {}
-        for item in index.chunks:
-            counts[item.chunk.doc_id] = counts.get(item.chunk.doc_id, 0) + 1
-        summaries = []
-        for doc_id in sorted(index.documents) if doc_ids is None else doc_ids:
-            document = index.documents[doc_id].document
-            summaries.append(
-                cls(
-                    doc_id=doc_id,
-                    title=document.title,
-                    date=document.date,
-                    source=document.source,
-                    characters=len(document.text),
-                    chunks=counts.get(doc_id, 0),
-                )
-            )
-        return summaries
+    def listing(cls, index: CorpusIndex) -> list[DocumentSummary]:
+        """Every document of one snapshot, sorted by id."""
+        counts = chunk_counts(index)
+        return [cls.of(stored, counts.get(doc_id, 0)) for doc_id, stored in sorted(index.documents.items())]
 
 
 class DocumentDetail(DocumentSummary):
@@ -137,8 +130,8 @@ class DocumentDetail(DocumentSummary):
     text: str
 
     @classmethod
-    def of(cls, stored: StoredDocument, index: CorpusIndex) -> DocumentDetail:
-        return cls(**DocumentSummary.of(stored, index).model_dump(), text=stored.document.text)
+    def of(cls, stored: StoredDocument, chunks: int) -> DocumentDetail:
+        return cls(**DocumentSummary.of(stored, chunks).model_dump(), text=stored.document.text)
 
 
 class IndexingOut(BaseModel):
@@ -185,6 +178,14 @@ class Health(BaseModel):
     chunks: int
     embedding_model: str
     generator: str
+
+
+def chunk_counts(index: CorpusIndex) -> dict[str, int]:
+    """How many chunks each document of a snapshot has."""
+    counts: dict[str, int] = {}
+    for item in index.chunks:
+        counts[item.chunk.doc_id] = counts.get(item.chunk.doc_id, 0) + 1
+    return counts
 
 
 class ErrorOut(BaseModel):

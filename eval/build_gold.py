@@ -90,7 +90,8 @@ def build_item(raw: dict[str, Any], documents: dict[str, Document]) -> dict[str,
     if unknown_docs := [doc_id for doc_id in doc_ids if doc_id not in documents]:
         raise GoldError(f"unknown doc_ids {unknown_docs}; known: {sorted(documents)}")
 
-    evidence = []
+    evidence: list[dict[str, Any]] = []
+    texts: list[str] = []
     for entry in raw["evidence"]:
         if set(entry) != {"doc_id", "quote"}:
             raise GoldError(f"evidence entries need exactly 'doc_id' and 'quote', got {sorted(entry)}")
@@ -98,14 +99,15 @@ def build_item(raw: dict[str, Any], documents: dict[str, Document]) -> dict[str,
             raise GoldError(f"evidence doc_id {entry['doc_id']!r} is not in doc_ids {doc_ids}")
         document = documents[entry["doc_id"]]
         start, end = resolve_quote(document, entry["quote"])
-        evidence.append({"doc_id": document.doc_id, "start": start, "end": end, "text": document.text[start:end]})
+        texts.append(document.text[start:end])
+        evidence.append({"doc_id": document.doc_id, "start": start, "end": end, "text": texts[-1]})
 
     if answerable:
         if not facts or not evidence:
             raise GoldError("an answerable item needs at least one fact and one piece of evidence")
         if uncited := sorted(set(doc_ids) - {entry["doc_id"] for entry in evidence}):
             raise GoldError(f"doc_ids {uncited} have no evidence; quote them or drop them")
-        supporting = normalize(" ".join(entry["text"] for entry in evidence))
+        supporting = normalize(" ".join(texts))
         for forms in facts:
             if not any(normalize(form) in supporting for form in forms):
                 raise GoldError(f"no form of fact {forms} appears in the evidence; add the article's wording")
@@ -177,19 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     documents = {document.doc_id: document for document in load_documents([SEEDS])}
     items, errors = build(SOURCE, documents)
     if errors:
-        print(f"{len(errors)} problem(s) in {SOURCE.relative_to(ROOT)}:", file=sys.stderr)
-        for error in errors:
-            print(f"  {error}", file=sys.stderr)
+        sys.stderr.write(f"{len(errors)} problem(s) in {SOURCE.relative_to(ROOT)}:\n")
+        sys.stderr.writelines(f"  {error}\n" for error in errors)
         return 1
     text = render(items)
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is out of date: run python eval/build_gold.py", file=sys.stderr)
+            sys.stderr.write(f"{OUTPUT.relative_to(ROOT)} is out of date: run python eval/build_gold.py\n")
             return 1
     else:
         OUTPUT.write_text(text, encoding="utf-8")
-    print(report(items, documents))
+    sys.stdout.write(report(items, documents) + "\n")
     return 0
 
 

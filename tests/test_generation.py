@@ -226,9 +226,10 @@ def test_local_cancel_stops_promptly(local_generator):
         if len(pieces) == 3:
             cancel.set()
     assert len(pieces) == 3
-    started = time.monotonic()  # the model is free again at once, not after 300 tokens
-    assert "482" in generate(local_generator, FRENCH_NUMBER, max_tokens=40)
-    assert time.monotonic() - started < 20
+    deadline = time.monotonic() + 10  # one more token at most, not the 297 left
+    while local_generator.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not local_generator.busy
 
 
 @pytest.mark.llm
@@ -238,7 +239,7 @@ def test_local_timeout_raises_and_stops(gguf_path):
         started = time.monotonic()
         with pytest.raises(GenerationError, match="longer than 0.5s"):
             generate(generator, LONG_STORY, max_tokens=300)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 5
     finally:
         generator.close()  # waits for the worker, which stops at its next token
 

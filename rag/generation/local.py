@@ -84,6 +84,11 @@ class LocalGenerator:
         }
         return self._run(request, cancel)
 
+    @property
+    def busy(self) -> bool:
+        """True while a generation holds the model (including one still winding down after a cancel)."""
+        return self._lock.locked()
+
     def close(self) -> None:
         """Free the model (waits for a running call); the generator is unusable afterwards."""
         with self._lock:

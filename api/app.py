@@ -1,0 +1,144 @@
+"""The FastAPI application: models and index load once in the lifespan; every error is `{"detail": ...}`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import ask, documents, search, system
+from api.routes.system import STATIC_DIR
+from api.schemas import ErrorOut
+from rag.config import Settings
+from rag.errors import (
+    DocumentNotFoundError,
+    GenerationError,
+    IndexIncompatibleError,
+    IndexMissingError,
+    InvalidInputError,
+    ModelUnavailableError,
+    RagError,
+)
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class a domain error is an instance of gives its status.
+STATUS_OF: tuple[tuple[type[RagError], int], ...] = (
+    (InvalidInputError, status.HTTP_400_BAD_REQUEST),
+    (DocumentNotFoundError, status.HTTP_404_NOT_FOUND),
+    (IndexMissingError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (IndexIncompatibleError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (ModelUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (GenerationError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (RagError, status.HTTP_400_BAD_REQUEST),
+)
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 500, 503)
+}
+_MAX_REPORTED = 10
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the embedder, index, generator and answerer load when it starts (lifespan)."""
+    settings = settings if settings is not None else Settings()
+    app = FastAPI(
+        title="rag",
+        summary="Questions answered from French news articles, with verbatim cited snippets.",
+        version="0.1.0",
+        lifespan=_lifespan,
+        responses=_ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.metrics = ApiMetrics()
+    for router in (ask.router, search.router, documents.router, system.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(RagError, _on_rag_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the heavy parts once, off the event loop, and keep them in `app.state`."""
+    settings: Settings = app.state.settings
+
+    def load() -> None:
+        from rag.answering import Answerer
+        from rag.corpus import Corpus
+        from rag.embedding import Embedder
+        from rag.generation import load_generator
+
+        embedder = Embedder.from_settings(settings)
+        app.state.corpus = Corpus.open(settings.index_dir, embedder, missing_ok=True)
+        app.state.answerer = Answerer(app.state.corpus, load_generator(settings), settings)
+
+    await run_in_threadpool(load)
+    index = app.state.corpus.index
+    log.info(
+        "serving %d documents (%d chunks) from %s; answers by %s",
+        len(index.documents), len(index.chunks), settings.index_dir, app.state.answerer.model_name,
+    )
+    yield
+
+
+def status_of(error: RagError) -> int:
+    """The HTTP status of a domain error."""
+    return next(code for kind, code in STATUS_OF if isinstance(error, kind))
+
+
+def describe_validation(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as "field: message" parts, never echoing the (possibly huge) input."""
+    parts = []
+    for error in list(errors)[:_MAX_REPORTED]:
+        field = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
+        kind = error.get("type")
+        message = error.get("msg", "invalid value")
+        if kind == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error")
+            parts.append(f"malformed JSON body ({reason})" if reason else "malformed JSON body")
+            continue
+        if kind == "missing" and not field:
+            message = "a JSON body is required"
+        elif kind == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{field}: {message}" if field else message)
+    if len(errors) > _MAX_REPORTED:
+        parts.append(f"and {len(errors) - _MAX_REPORTED} more problems")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _on_rag_error(request: Request, error: RagError) -> JSONResponse:
+    code = status_of(error)
+    if code >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, error)
+    return JSONResponse({"detail": str(error)}, status_code=code)
+
+
+async def _on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": describe_validation(error.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -1,0 +1,129 @@
+"""`POST /ask` (one JSON answer) and `POST /ask/stream` (Server-Sent Events while the model writes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import closing
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from api.deps import AnswererDep, AskAccess, MetricsDep
+from api.metrics import ApiMetrics
+from api.schemas import AnswerOut, AskRequest
+from rag.answer import Answer
+from rag.answering import Answerer
+from rag.errors import RagError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["questions"])
+
+_STREAM_DOC = {
+    200: {
+        "description": "`text/event-stream`: `token` events (`{\"text\": piece}`) while the model writes, "
+        "then one `answer` event (the same object as `POST /ask`), then `done`. "
+        "A failure after the stream has started arrives as an `error` event (`{\"detail\": ...}`).",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+_DISCONNECT_POLL_S = 0.25
+_CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answer"
+
+
+@router.post("/ask", dependencies=[AskAccess])
+def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
+    """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
+    answer = answerer.ask(body.question, language=body.language, top_k=body.top_k)
+    metrics.record_answer(answer)
+    return AnswerOut.of(answer)
+
+
+@router.post("/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse, responses=_STREAM_DOC)
+async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
+    """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
+    stream = _AnswerStream(answerer, body, metrics)
+    # Waiting for the first event before answering lets errors raised up front (bad input, missing
+    # index) keep their own HTTP status instead of arriving inside a 200 stream.
+    first = await stream.first(request)
+    if first is None:
+        return Response(status_code=_CLIENT_CLOSED)
+    return EventSourceResponse(stream.events(first), ping=10)
+
+
+_END = ("end", None)
+
+
+class _AnswerStream:
+    """Runs the blocking `Answerer.stream` on its own thread and hands its events to the event loop."""
+
+    def __init__(self, answerer: Answerer, body: AskRequest, metrics: ApiMetrics) -> None:
+        self.cancel = threading.Event()
+        self.metrics = metrics
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        metrics.generating.inc()
+        threading.Thread(target=self._produce, args=(answerer, body), name="rag-answer-stream", daemon=True).start()
+
+    def _produce(self, answerer: Answerer, body: AskRequest) -> None:
+        try:
+            events = answerer.stream(body.question, language=body.language, top_k=body.top_k, cancel=self.cancel)
+            with closing(events):
+                for event in events:
+                    if self.cancel.is_set():
+                        break
+                    self._put(event)
+        except Exception as error:  # handed to the event loop, which answers with the right shape
+            self._put(("error", error))
+        finally:
+            self.metrics.generating.dec()
+            self._put(_END)
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: the server stopped, nobody is listening
+            self.cancel.set()
+
+    async def first(self, request: Request) -> tuple[str, Any] | None:
+        """The first event; None (and generation cancelled) if the client leaves before it comes."""
+        getting = asyncio.ensure_future(self._queue.get())
+        while True:
+            done, _ = await asyncio.wait({getting}, timeout=_DISCONNECT_POLL_S)
+            if done:
+                item = getting.result()
+                if item[0] == "error":
+                    raise item[1]
+                return item
+            if await request.is_disconnected():
+                getting.cancel()
+                self.cancel.set()
+                return None
+
+    async def events(self, first: tuple[str, Any]) -> AsyncIterator[ServerSentEvent]:
+        """token* answer done, as SSE; `error` replaces the rest if something fails mid-stream."""
+        try:
+            item = first
+            while item is not _END:
+                kind, payload = item
+                if kind == "error":
+                    raise payload
+                if kind == "token":
+                    yield ServerSentEvent(event="token", data=json.dumps({"text": payload}, ensure_ascii=False))
+                elif kind == "answer" and isinstance(payload, Answer):
+                    self.metrics.record_answer(payload)
+                    yield ServerSentEvent(event="answer", data=AnswerOut.of(payload).model_dump_json())
+                item = await self._queue.get()
+            yield ServerSentEvent(event="done", data="{}")
+        except RagError as error:
+            yield ServerSentEvent(event="error", data=json.dumps({"detail": str(error)}, ensure_ascii=False))
+        except Exception:
+            log.exception("answer stream failed")
+            yield ServerSentEvent(event="error", data=json.dumps({"detail": "internal error"}))
+        finally:
+            self.cancel.set()  # a no-op once the answer is complete; stops the model if the client left

@@ -1,0 +1,73 @@
+"""`/documents`: list, read, add or replace, and delete the indexed articles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CorpusDep, DocumentUpload, WriteAccess
+from api.schemas import (
+    DocumentDeleted,
+    DocumentDetail,
+    DocumentIn,
+    DocumentSummary,
+    DocumentWritten,
+    IndexingOut,
+    chunk_counts,
+)
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "UTF-8 .txt/.md, 2 MB at most"},
+                        "doc_id": {"type": "string", "description": "default: the file name without its suffix"},
+                        "title": {"type": "string"},
+                        "date": {"type": "string"},
+                        "source": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.get("")
+def list_documents(corpus: CorpusDep) -> list[DocumentSummary]:
+    """Every indexed document, sorted by id, without its text."""
+    return DocumentSummary.listing(corpus.index)
+
+
+@router.get("/{doc_id}")
+def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
+    """One document with its cleaned text, the reference for every `start`/`end` offset."""
+    index = corpus.index
+    stored = corpus.document(doc_id)
+    return DocumentDetail.of(stored, chunk_counts(index).get(doc_id, 0))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAccess], openapi_extra=_UPLOAD_BODY)
+async def add_document(document: DocumentUpload, corpus: CorpusDep) -> DocumentWritten:
+    """Add or replace one document (JSON or a `.txt`/`.md` upload); it is searchable once this returns."""
+    report = await run_in_threadpool(corpus.upsert, [document])
+    index = corpus.index
+    stored = corpus.document(document.doc_id)
+    return DocumentWritten(
+        document=DocumentSummary.of(stored, chunk_counts(index).get(document.doc_id, 0)),
+        indexed=IndexingOut.of(report),
+    )
+
+
+@router.delete("/{doc_id}", dependencies=[WriteAccess])
+def delete_document(doc_id: str, corpus: CorpusDep) -> DocumentDeleted:
+    """Remove a document from both the dense and the lexical index."""
+    return DocumentDeleted(deleted=doc_id, indexed=IndexingOut.of(corpus.delete(doc_id)))

@@ -1,0 +1,16 @@
+"""`POST /search`: the passages that best match a query, without generating an answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import AskAccess, CorpusDep
+from api.schemas import SearchRequest, SearchResponse
+
+router = APIRouter(tags=["questions"])
+
+
+@router.post("/search", dependencies=[AskAccess])
+def search(body: SearchRequest, corpus: CorpusDep) -> SearchResponse:
+    """Hybrid (dense + BM25) retrieval; each hit's text is `text[start:end]` of its document."""
+    return SearchResponse.of(corpus.retriever.search(body.query, body.k))

@@ -1,0 +1,45 @@
+"""Service routes: health, Prometheus metrics and the chat page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
+
+from api.deps import AnswererDep, CorpusDep, MetricsDep
+from api.schemas import Health
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# The page loads only its own script and stylesheet and talks only to this server.
+_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["service"])
+def health(corpus: CorpusDep, answerer: AnswererDep) -> Health:
+    """Liveness and what is being served."""
+    index = corpus.index
+    return Health(
+        status="ok",
+        documents=len(index.documents),
+        chunks=len(index.chunks),
+        embedding_model=corpus.indexer.embedder.model_id,
+        generator=answerer.model_name,
+    )
+
+
+@router.get("/metrics", tags=["service"], response_class=Response)
+def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus text format: requests and latencies per route, answers and refusals."""
+    return Response(metrics.render(), media_type=metrics.content_type)
+
+
+@router.get("/", include_in_schema=False)
+def chat_page() -> FileResponse:
+    """The chat page (plain HTML, one script, one stylesheet; nothing loaded from elsewhere)."""
+    return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": _PAGE_POLICY})
