@@ -19,7 +19,8 @@ Rules:
 - Copy figures, amounts, dates and names exactly as the excerpts give them. French "milliards" means
   English "billion", French "billions" means English "trillion", and a French decimal comma (3,8) is
   an English decimal point (3.8).
-- If the excerpts do not contain the answer, reply with exactly {not_found} and nothing else."""
+- If the excerpts do not contain the answer, reply with exactly {not_found} and nothing else.
+Example of the expected form: "The company will invest 100 billion dollars in 2025 [2], mostly in data centres [4]." """
 
 _FIRMER = {
     "language": "Your previous answer was not written in {language}. Write the whole answer in {language}.",

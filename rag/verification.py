@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.chunking import split_sentences
 from rag.evidence import Evidence
 from rag.language import LanguageCode, detect_language
 from rag.prompting import NOT_FOUND
@@ -47,6 +48,7 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode) ->
     text = answer.strip()
     if _is_decline(text):
         return Verdict(text, (), True, None)
+    text = _attribute_uncited_sentences(text, evidence)
     text, cited = _keep_valid_markers(text, len(evidence))
     if not cited:
         return Verdict(text, (), False, "unsupported")
@@ -57,6 +59,50 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode) ->
     if detect_language(prose, default=language) != language:
         return Verdict(text, cited, False, "language")
     return Verdict(text, cited, False, None)
+
+
+def _attribute_uncited_sentences(text: str, evidence: Sequence[Evidence]) -> str:
+    """Cite, for each sentence the model left uncited, the excerpt that plainly supports it.
+
+    Small models often answer correctly but forget the [n]. An excerpt qualifies when it holds every
+    figure of the sentence and shares at least two words or names with it; the best-overlapping one wins.
+    """
+    pieces = []
+    cursor = 0
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        pieces.append(text[cursor:start])
+        cursor = end
+        if _MARKER.search(sentence):
+            pieces.append(sentence)
+            continue
+        number = _supporting_excerpt(sentence, evidence)
+        if number is None:
+            pieces.append(sentence)
+            continue
+        body = sentence.rstrip(".!?… ")
+        pieces.append(f"{body} [{number}]{sentence[len(body):].strip()}")
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _supporting_excerpt(sentence: str, evidence: Sequence[Evidence]) -> int | None:
+    figures = numbers_in(sentence)
+    words = _content_words(sentence)
+    best: tuple[int, int] | None = None
+    for number, item in enumerate(evidence, 1):
+        available = number_values(item.text)
+        if any(not (readings & available) for readings in figures):
+            continue
+        shared = len(words & _content_words(item.text)) + 2 * len(figures)
+        if shared >= 2 and (best is None or shared > best[0]):
+            best = (shared, number)
+    return None if best is None else best[1]
+
+
+def _content_words(text: str) -> set[str]:
+    """Words that carry meaning: long ones and acronyms such as AWS, folded for comparison."""
+    return {fold(word) for word in re.findall(r"\w+", text) if len(word) > 3 or (len(word) > 1 and word.isupper())}
 
 
 def _keep_valid_markers(text: str, count: int) -> tuple[str, tuple[int, ...]]:
