@@ -32,6 +32,7 @@ from rag.models.generator import (
     GGUF_FILENAME,
     GGUF_SHA256,
     GGUF_SIZE,
+    Provisioned,
     assemble,
     part_paths,
     prepare_generator_model,
@@ -75,15 +76,15 @@ def small_parts(tmp_path: Path) -> tuple[list[Path], bytes]:
     return parts, payload
 
 
-def expected(payload: bytes) -> dict[str, object]:
-    return {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+def assemble_payload(parts: list[Path], target: Path, payload: bytes) -> Provisioned:
+    return assemble(parts, target, size=len(payload), sha256=hashlib.sha256(payload).hexdigest())
 
 
 def test_assemble_is_idempotent_without_rehashing(small_parts, tmp_path):
     parts, payload = small_parts
     target = tmp_path / "cache" / "model.gguf"
 
-    first = assemble(parts, target, **expected(payload))
+    first = assemble_payload(parts, target, payload)
     assert first.action == "assembled"
     assert target.read_bytes() == payload
     stamp = target.with_name(target.name + ".stamp.json")
@@ -92,7 +93,7 @@ def test_assemble_is_idempotent_without_rehashing(small_parts, tmp_path):
 
     for part in parts:  # a second call must not need (or read) the parts at all
         part.unlink()
-    second = assemble(parts, target, **expected(payload))
+    second = assemble_payload(parts, target, payload)
     assert second.action == "cached"
     assert stamp.stat().st_mtime_ns == stamp_mtime
     assert sorted(p.name for p in target.parent.iterdir()) == ["model.gguf", "model.gguf.stamp.json"]
@@ -101,16 +102,16 @@ def test_assemble_is_idempotent_without_rehashing(small_parts, tmp_path):
 def test_assemble_rebuilds_a_corrupted_file(small_parts, tmp_path):
     parts, payload = small_parts
     target = tmp_path / "model.gguf"
-    assemble(parts, target, **expected(payload))
+    assemble_payload(parts, target, payload)
 
     with target.open("r+b") as f:  # same size, one byte flipped: only the hash can tell
         f.seek(150_000)
         f.write(bytes([payload[150_000] ^ 0xFF]))
-    assert assemble(parts, target, **expected(payload)).action == "assembled"
+    assert assemble_payload(parts, target, payload).action == "assembled"
     assert target.read_bytes() == payload
 
     target.with_name(target.name + ".stamp.json").unlink()  # intact file, stamp lost: hash, keep
-    assert assemble(parts, target, **expected(payload)).action == "verified"
+    assert assemble_payload(parts, target, payload).action == "verified"
 
 
 def test_assemble_refuses_parts_that_do_not_match(small_parts, tmp_path):

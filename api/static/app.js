@@ -1,0 +1,410 @@
+// Chat page: streams POST /ask/stream, renders the answer with linked [n] markers and citation cards,
+// and shows a cited snippet inside its article. Every untrusted string goes in through textContent.
+"use strict";
+
+const TEXT = {
+  fr: {
+    answer: "Réponse",
+    refusal: "Pas de réponse dans les articles",
+    sources: "Sources",
+    closest: "Passages les plus proches",
+    undated: "sans date",
+    thinking: "Recherche dans les articles…",
+    writing: "Rédaction de la réponse…",
+    done: "Réponse prête.",
+    stopped: "Réponse interrompue.",
+    empty: "Écrivez une question.",
+    network: "Le serveur ne répond pas. Vérifiez qu’il tourne, puis réessayez.",
+    broken: "La réponse s’est interrompue avant la fin. Réessayez.",
+    error: "Erreur : ",
+    open: "Voir l’extrait dans l’article",
+    notFound: "Cet extrait n’est plus dans l’article (il a changé depuis la réponse).",
+    citation: "Source",
+  },
+  en: {
+    answer: "Answer",
+    refusal: "No answer in the articles",
+    sources: "Sources",
+    closest: "Closest passages",
+    undated: "undated",
+    thinking: "Searching the articles…",
+    writing: "Writing the answer…",
+    done: "Answer ready.",
+    stopped: "Answer stopped.",
+    empty: "Type a question.",
+    network: "The server does not answer. Check that it is running, then try again.",
+    broken: "The answer stopped before the end. Try again.",
+    error: "Error: ",
+    open: "Show the snippet in the article",
+    notFound: "This snippet is no longer in the article (it changed since the answer).",
+    citation: "Source",
+  },
+};
+
+const STOPWORDS = new Set(
+  ("dans pour avec sans sont être avoir cette celle ceux elle elles leur leurs mais plus très tout tous " +
+   "comme aussi donc alors selon entre vers chez après avant depuis fait faire peut dont encore " +
+   "that this with from have been were will would which their there about into than them they what " +
+   "when where also more most such only over some")
+    .split(" "),
+);
+
+const $ = (id) => document.getElementById(id);
+const form = $("ask-form");
+const question = $("question");
+const askButton = $("ask-button");
+const stopButton = $("stop-button");
+const errorBox = $("error");
+const statusLine = $("status");
+const result = $("result");
+const resultTitle = $("result-title");
+const answerBox = $("answer");
+const sourcesTitle = $("sources-title");
+const sources = $("sources");
+const dialog = $("context");
+
+const documents = new Map(); // doc_id -> Promise of GET /documents/{doc_id}
+let controller = null; // AbortController of the answer being streamed
+let uiLanguage = "fr";
+
+function t(key) {
+  return TEXT[uiLanguage][key];
+}
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function chosenLanguage() {
+  return form.elements.language.value || "auto";
+}
+
+// --- talking to the API --------------------------------------------------------------------
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (typeof body.detail === "string") return body.detail;
+    return JSON.stringify(body.detail);
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+function getDocument(docId) {
+  if (!documents.has(docId)) {
+    const request = fetch(`/documents/${encodeURIComponent(docId)}`).then(async (response) => {
+      if (!response.ok) throw new Error(await errorMessage(response));
+      return response.json();
+    });
+    request.catch(() => documents.delete(docId)); // let a later click try again
+    documents.set(docId, request);
+  }
+  return documents.get(docId);
+}
+
+// Server-Sent Events from a fetch body (EventSource cannot POST): yields {event, data} objects.
+async function* readEvents(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer = (buffer + value).replace(/\r\n/g, "\n").replace(/\r(?!$)/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue; // keep-alive comment
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") event = text;
+        else if (field === "data") data.push(text);
+      }
+      if (data.length) yield { event, data: data.join("\n") };
+    }
+  }
+}
+
+// --- asking ------------------------------------------------------------------------------------
+
+function setBusy(busy) {
+  askButton.disabled = busy;
+  stopButton.hidden = !busy;
+  answerBox.setAttribute("aria-busy", String(busy));
+  form.setAttribute("aria-busy", String(busy));
+}
+
+function showError(message) {
+  errorBox.replaceChildren(el("strong", { text: t("error") }), document.createTextNode(message));
+  errorBox.hidden = false;
+}
+
+function clearResult() {
+  errorBox.hidden = true;
+  errorBox.replaceChildren();
+  result.hidden = true;
+  result.classList.remove("refusal");
+  answerBox.replaceChildren();
+  answerBox.removeAttribute("lang");
+  sources.replaceChildren();
+  sourcesTitle.hidden = true;
+}
+
+async function ask(text) {
+  const language = chosenLanguage();
+  uiLanguage = language === "en" ? "en" : "fr";
+  clearResult();
+  controller = new AbortController();
+  setBusy(true);
+  statusLine.textContent = t("thinking");
+  let answered = false;
+  try {
+    const response = await fetch("/ask/stream", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ question: text, language }),
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      showError(await errorMessage(response));
+      statusLine.textContent = "";
+      return;
+    }
+    let draft = "";
+    for await (const { event, data } of readEvents(response)) {
+      if (event === "token") {
+        if (!draft) {
+          result.hidden = false;
+          resultTitle.textContent = t("answer");
+          statusLine.textContent = t("writing");
+        }
+        draft += JSON.parse(data).text;
+        answerBox.replaceChildren(el("p", { class: "draft", text: draft }));
+      } else if (event === "answer") {
+        showAnswer(JSON.parse(data));
+        answered = true;
+      } else if (event === "error") {
+        showError(JSON.parse(data).detail);
+      }
+    }
+    if (!answered && errorBox.hidden) showError(t("broken"));
+    statusLine.textContent = answered ? t("done") : "";
+  } catch (error) {
+    if (error.name === "AbortError") {
+      statusLine.textContent = t("stopped");
+    } else {
+      showError(t("network"));
+      statusLine.textContent = "";
+    }
+  } finally {
+    controller = null;
+    setBusy(false);
+  }
+}
+
+// --- rendering ------------------------------------------------------------------------------
+
+function showAnswer(answer) {
+  uiLanguage = answer.language === "en" ? "en" : "fr";
+  result.hidden = false;
+  result.classList.toggle("refusal", answer.abstained);
+  result.setAttribute("lang", uiLanguage);
+  answerBox.setAttribute("lang", answer.language);
+  resultTitle.textContent = answer.abstained ? t("refusal") : t("answer");
+
+  const cited = new Set(answer.citations.map((citation) => citation.id));
+  answerBox.replaceChildren(el("p", { class: "answer-text" }, answerNodes(answer.answer, cited)));
+
+  const items = answer.abstained ? answer.related : answer.citations;
+  sourcesTitle.textContent = answer.abstained ? t("closest") : t("sources");
+  sourcesTitle.hidden = items.length === 0;
+  const highlightFrom = answer.abstained ? question.value : answer.answer;
+  sources.replaceChildren(...items.map((citation) => card(citation, !answer.abstained, highlightFrom)));
+}
+
+// The answer text with each [n] that has a citation turned into a link to its card.
+function answerNodes(text, cited) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(/\[(\d+)\]/g)) {
+    const id = Number(match[1]);
+    if (!cited.has(id)) continue;
+    nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(
+      el("a", {
+        href: `#cite-${id}`,
+        class: "marker",
+        text: `[${id}]`,
+        "aria-label": `${t("citation")} ${id}`,
+        onclick: (event) => {
+          event.preventDefault();
+          const target = $(`cite-${id}`);
+          target.scrollIntoView({ block: "nearest", behavior: "smooth" });
+          target.focus({ preventScroll: true });
+        },
+      }),
+    );
+    last = match.index + match[0].length;
+  }
+  nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+function card(citation, isCitation, highlightFrom) {
+  const date = el("span", { class: "date" });
+  const button = el(
+    "button",
+    {
+      type: "button",
+      class: "card",
+      id: isCitation ? `cite-${citation.id}` : `related-${citation.id}`,
+      title: t("open"),
+      onclick: () => openContext(citation, button),
+    },
+    [
+      el("span", { class: "card-head" }, [
+        el("span", { class: "badge", text: isCitation ? String(citation.id) : "≈", "aria-hidden": "true" }),
+        el("span", { class: "card-title", text: citation.title }),
+      ]),
+      date,
+      el("span", { class: "snippet" }, highlighted(citation.snippet, highlightFrom)),
+    ],
+  );
+  getDocument(citation.doc_id).then(
+    (doc) => { date.textContent = formatDate(doc.date) || doc.source || t("undated"); },
+    () => { date.textContent = ""; },
+  );
+  return el("li", {}, [button]);
+}
+
+function formatDate(iso) {
+  if (!iso || !/^\d{4}-\d{2}-\d{2}$/.test(iso)) return iso || "";
+  const date = new Date(`${iso}T00:00:00Z`);
+  return date.toLocaleDateString(uiLanguage === "en" ? "en-GB" : "fr-FR", {
+    day: "numeric", month: "long", year: "numeric", timeZone: "UTC",
+  });
+}
+
+function normal(word) {
+  return word.toLowerCase().normalize("NFD").replace(/\p{M}/gu, "");
+}
+
+function keyWords(text) {
+  const words = new Set();
+  for (const [word] of text.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const key = normal(word);
+    if (/\d/.test(key) || (key.length >= 4 && !STOPWORDS.has(key))) words.add(key);
+  }
+  return words;
+}
+
+// `snippet` as text nodes, its words that also occur in `reference` wrapped in <mark> (runs merged).
+function highlighted(snippet, reference) {
+  const wanted = keyWords(reference);
+  const spans = [];
+  for (const match of snippet.matchAll(/[\p{L}\p{N}]+/gu)) {
+    if (!wanted.has(normal(match[0]))) continue;
+    const start = match.index;
+    const end = start + match[0].length;
+    const previous = spans[spans.length - 1];
+    if (previous && /^[\s,.’'-]{0,3}$/u.test(snippet.slice(previous[1], start))) previous[1] = end;
+    else spans.push([start, end]);
+  }
+  const nodes = [];
+  let last = 0;
+  for (const [start, end] of spans) {
+    nodes.push(document.createTextNode(snippet.slice(last, start)), el("mark", { text: snippet.slice(start, end) }));
+    last = end;
+  }
+  nodes.push(document.createTextNode(snippet.slice(last)));
+  return nodes;
+}
+
+// --- the snippet in its article ---------------------------------------------------------------
+
+// Offsets from the API count code points (Python); JavaScript strings index UTF-16 units.
+function utf16Index(text, codePoints) {
+  let units = 0;
+  let seen = 0;
+  for (const char of text) {
+    if (seen === codePoints) break;
+    units += char.length;
+    seen += 1;
+  }
+  return units;
+}
+
+async function openContext(citation, opener) {
+  let doc;
+  try {
+    doc = await getDocument(citation.doc_id);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  const text = doc.text;
+  let start = utf16Index(text, citation.start);
+  let end = utf16Index(text, citation.end);
+  if (text.slice(start, end) !== citation.snippet) {
+    start = text.indexOf(citation.snippet);
+    end = start + citation.snippet.length;
+  }
+  $("context-title").textContent = doc.title;
+  $("context-meta").textContent = [formatDate(doc.date), doc.source].filter(Boolean).join(" · ");
+  const body = $("context-body");
+  let mark = null;
+  if (start >= 0) {
+    mark = el("mark", { id: "context-mark", text: text.slice(start, end) });
+    body.replaceChildren(document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end)));
+  } else {
+    body.replaceChildren(el("p", { class: "notice", text: t("notFound") }), document.createTextNode(text));
+  }
+  dialog.returnFocusTo = opener;
+  dialog.showModal();
+  body.scrollTop = 0;
+  if (mark) mark.scrollIntoView({ block: "center" });
+}
+
+// --- wiring -----------------------------------------------------------------------------------
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (controller) return;
+  const text = question.value.trim();
+  if (!text) {
+    uiLanguage = chosenLanguage() === "en" ? "en" : "fr";
+    clearResult();
+    showError(t("empty"));
+    question.focus();
+    return;
+  }
+  ask(text);
+});
+
+question.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+stopButton.addEventListener("click", () => controller?.abort());
+
+$("context-close").addEventListener("click", () => dialog.close());
+dialog.addEventListener("click", (event) => {
+  if (event.target === dialog) dialog.close(); // a click on the backdrop
+});
+dialog.addEventListener("close", () => dialog.returnFocusTo?.focus());
