@@ -7,6 +7,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"'})
+_GUILLEMET_SPACE = re.compile(r"«[\s\u00a0\u202f]+|[\s\u00a0\u202f]+»")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 # A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768.
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
@@ -14,6 +15,7 @@ _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d])|\d+(?
 
 def fold(text: str) -> str:
     """Case-, accent-, apostrophe- and space-insensitive form, for comparing wordings."""
+    text = _GUILLEMET_SPACE.sub(lambda match: match.group(0).strip(), text)
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).casefold())
     text = "".join(char for char in text if not unicodedata.combining(char))
     return _SPACES.sub(" ", text).strip()

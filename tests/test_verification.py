@@ -1,0 +1,83 @@
+"""Answer checks and number normalisation, on hand-made cases (no model)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from rag.evidence import Evidence
+from rag.textnorm import fold, number_values
+from rag.verification import verify
+
+EVIDENCE = [
+    Evidence("a", "t", "OpenAI signe un contrat de 38 milliards de dollars sur sept ans avec AWS.", 0, 75, 0.9),
+    Evidence("b", "t", "Amazon annonce la suppression de 14 000 emplois.", 0, 48, 0.8),
+    Evidence("c", "t", "La valorisation d'Amazon s'élève à 3,67 billions de dollars.", 0, 60, 0.8),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3,8 gigawatts", {Decimal("3.8")}),
+        ("3.8 gigawatts", {Decimal("3.8")}),
+        ("14 000 emplois", {Decimal("14000")}),
+        ("14\u202f000 emplois", {Decimal("14000")}),
+        ("14,000 jobs", {Decimal("14000"), Decimal("14")}),
+        ("1,117,320,768 bytes", {Decimal("1117320768")}),
+        ("2025", {Decimal("2025")}),
+    ],
+)
+def test_number_values_read_both_conventions(text, expected):
+    assert number_values(text) == expected
+
+
+def test_fold_ignores_case_accents_apostrophes_and_quotes():
+    assert fold("L’Économie  « forte »") == fold("l'economie \"forte\"")
+
+
+def test_supported_answer_passes_and_keeps_markers():
+    verdict = verify("OpenAI signed a 38 billion dollar deal with AWS [1].", EVIDENCE, "en")
+    assert verdict.problem is None and verdict.cited == (1,)
+
+
+def test_markers_pointing_nowhere_are_dropped():
+    verdict = verify("Amazon cut 14,000 jobs [2][7].", EVIDENCE, "en")
+    assert verdict.text == "Amazon cut 14,000 jobs [2]." and verdict.cited == (2,)
+
+
+def test_grouped_markers_are_split():
+    verdict = verify("OpenAI paie 38 milliards [1, 2].", EVIDENCE, "fr")
+    assert "[1][2]" in verdict.text and verdict.cited == (1, 2)
+
+
+def test_invented_figure_is_unsupported():
+    assert verify("OpenAI pays 40 billion dollars [1].", EVIDENCE, "en").problem == "unsupported"
+
+
+def test_figure_from_an_uncited_excerpt_is_unsupported():
+    assert verify("Amazon cut 14,000 jobs [1].", EVIDENCE, "en").problem == "unsupported"
+
+
+def test_trillion_trap_matches_by_value():
+    assert verify("Amazon is valued at 3.67 trillion dollars [3].", EVIDENCE, "en").problem is None
+
+
+def test_uncited_sentence_is_attributed_to_its_supporting_excerpt():
+    verdict = verify("OpenAI is paying AWS $38 billion for seven years.", EVIDENCE, "en")
+    assert verdict.problem is None and verdict.cited == (1,) and verdict.text.endswith("[1].")
+
+
+def test_answer_in_the_wrong_language_is_flagged():
+    verdict = verify("OpenAI a signé un contrat de 38 milliards de dollars avec AWS [1].", EVIDENCE, "en")
+    assert verdict.problem == "language"
+
+
+@pytest.mark.parametrize("text", ["NOT_FOUND", "The excerpts do not contain this information.", "Je ne sais pas.", ""])
+def test_declines_are_recognised(text):
+    assert verify(text, EVIDENCE, "en").declined
+
+
+def test_uncited_unsupported_text_is_not_shipped():
+    assert verify("Google Cloud had a 17% margin.", EVIDENCE, "en").problem == "unsupported"
