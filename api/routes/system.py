@@ -39,7 +39,7 @@ def metrics(metrics: MetricsDep) -> Response:
     return Response(metrics.render(), media_type=metrics.content_type)
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 def chat_page() -> FileResponse:
     """The chat page (plain HTML, one script, one stylesheet; nothing loaded from elsewhere)."""
     return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": _PAGE_POLICY})

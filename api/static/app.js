@@ -140,7 +140,9 @@ async function* readEvents(response) {
 
 // --- asking ------------------------------------------------------------------------------------
 
+// body[data-state] is "busy" while a question is out, then "answered", "refused", "failed" or "stopped".
 function setBusy(busy) {
+  if (busy) document.body.dataset.state = "busy";
   askButton.disabled = busy;
   stopButton.hidden = !busy;
   answerBox.setAttribute("aria-busy", String(busy));
@@ -148,6 +150,7 @@ function setBusy(busy) {
 }
 
 function showError(message) {
+  document.body.dataset.state = "failed";
   errorBox.replaceChildren(el("strong", { text: t("error") }), document.createTextNode(message));
   errorBox.hidden = false;
 }
@@ -204,6 +207,7 @@ async function ask(text) {
     statusLine.textContent = answered ? t("done") : "";
   } catch (error) {
     if (error.name === "AbortError") {
+      document.body.dataset.state = "stopped";
       statusLine.textContent = t("stopped");
     } else {
       showError(t("network"));
@@ -219,6 +223,7 @@ async function ask(text) {
 
 function showAnswer(answer) {
   uiLanguage = answer.language === "en" ? "en" : "fr";
+  document.body.dataset.state = answer.abstained ? "refused" : "answered";
   result.hidden = false;
   result.classList.toggle("refusal", answer.abstained);
   result.setAttribute("lang", uiLanguage);
@@ -228,11 +233,20 @@ function showAnswer(answer) {
   const cited = new Set(answer.citations.map((citation) => citation.id));
   answerBox.replaceChildren(el("p", { class: "answer-text" }, answerNodes(answer.answer, cited)));
 
-  const items = answer.abstained ? answer.related : answer.citations;
+  const items = answer.abstained ? distinct(answer.related) : answer.citations;
   sourcesTitle.textContent = answer.abstained ? t("closest") : t("sources");
   sourcesTitle.hidden = items.length === 0;
   const highlightFrom = answer.abstained ? question.value : answer.answer;
   sources.replaceChildren(...items.map((citation) => card(citation, !answer.abstained, highlightFrom)));
+}
+
+// Related passages can repeat when two retrieved chunks of one article overlap: show each once.
+function distinct(citations) {
+  const seen = new Set();
+  return citations.filter((citation) => {
+    const key = `${citation.doc_id}:${citation.start}:${citation.end}`;
+    return !seen.has(key) && seen.add(key);
+  });
 }
 
 // The answer text with each [n] that has a citation turned into a link to its card.
@@ -302,30 +316,35 @@ function normal(word) {
   return word.toLowerCase().normalize("NFD").replace(/\p{M}/gu, "");
 }
 
-function keyWords(text) {
-  const words = new Set();
-  for (const [word] of text.matchAll(/[\p{L}\p{N}]+/gu)) {
-    const key = normal(word);
-    if (/\d/.test(key) || (key.length >= 4 && !STOPWORDS.has(key))) words.add(key);
-  }
-  return words;
+function isKeyWord(key) {
+  return /\d/.test(key) || (key.length >= 4 && !STOPWORDS.has(key));
 }
 
-// `snippet` as text nodes, its words that also occur in `reference` wrapped in <mark> (runs merged).
+// `snippet` as text nodes where each run of consecutive words that all occur in `reference` (and hold
+// at least one meaningful word, not only "de" or "the") is wrapped in <mark>.
 function highlighted(snippet, reference) {
-  const wanted = keyWords(reference);
+  const known = new Set(Array.from(reference.matchAll(/[\p{L}\p{N}]+/gu), ([word]) => normal(word)));
   const spans = [];
+  let run = null;
   for (const match of snippet.matchAll(/[\p{L}\p{N}]+/gu)) {
-    if (!wanted.has(normal(match[0]))) continue;
+    const key = normal(match[0]);
     const start = match.index;
     const end = start + match[0].length;
-    const previous = spans[spans.length - 1];
-    if (previous && /^[\s,.’'-]{0,3}$/u.test(snippet.slice(previous[1], start))) previous[1] = end;
-    else spans.push([start, end]);
+    const joined = run && /^[\s,.’'-]{0,3}$/u.test(snippet.slice(run.end, start));
+    if (!known.has(key)) {
+      run = null;
+    } else if (joined) {
+      run.end = end;
+      run.meaningful ||= isKeyWord(key);
+    } else {
+      run = { start, end, meaningful: isKeyWord(key) };
+      spans.push(run);
+    }
   }
+  const marked = spans.filter((span) => span.meaningful).map((span) => [span.start, span.end]);
   const nodes = [];
   let last = 0;
-  for (const [start, end] of spans) {
+  for (const [start, end] of marked) {
     nodes.push(document.createTextNode(snippet.slice(last, start)), el("mark", { text: snippet.slice(start, end) }));
     last = end;
   }

@@ -1,0 +1,1 @@
+"""Measuring retrieval and answers against the gold question set and the PIAF benchmark (`rag eval`)."""
