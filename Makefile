@@ -13,11 +13,11 @@ export RAG_INDEX_DIR ?= index
 .PHONY: install models index run test lint browser-deps bench clean
 
 # Reinstalls only when the pinned requirements change. torch first, CPU build, so nothing pulls CUDA.
-$(STAMP): pyproject.toml requirements/base.txt requirements/models.txt
+$(STAMP): pyproject.toml requirements/base.txt requirements/models.txt requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -r requirements/base.txt -r requirements/models.txt
+	$(BIN)/pip install --quiet -r requirements/base.txt -r requirements/models.txt -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -24,8 +24,8 @@ _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\
 _TOKEN = re.compile(r"(\d(?:[\d.,\u00a0\u202f ]*\d)?)|([^\W\d_]+)|([%$€£])")
 # Function words that carry no answer content, left out of token F1 (as SQuAD drops articles).
 _F1_STOPWORDS = frozenset(
-    "a an the of to in on and or is are was were by for "
-    "le la les un une des de du et ou au aux en est sont par pour".split()
+    {"a", "an", "the", "of", "to", "in", "on", "and", "or", "is", "are", "was", "were", "by", "for"}
+    | {"le", "la", "les", "un", "une", "des", "de", "du", "et", "ou", "au", "aux", "en", "est", "sont", "par", "pour"}
 )
 
 

@@ -1,0 +1,172 @@
+"""The PIAF benchmark: French Wikipedia questions that nobody on the team wrote, in their own index.
+
+Each of the 761 paragraphs becomes a document (`piaf-<article>-<paragraph>`, titled by its
+article) in a separate index; a question's gold document is its paragraph. We measure whether
+retrieval finds it (recall@k, MRR@20 over documents, as the dataset's README measures BM25) and
+whether the gold answer shows up in our answer or its cited snippets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rag.answering import Answerer
+from rag.corpus import Corpus
+from rag.documents import Document, parse_document
+from rag.errors import InvalidInputError
+from rag.evaluation.metrics import hit_at, reciprocal_rank
+from rag.evaluation.normalize import fact_present
+from rag.indexing import IndexReport
+from rag.retrieval import Retriever
+
+DEFAULT_DATASET = Path("../shared/datasets/piaf/piaf-v1.0.json")
+RECALL_KS = (1, 5, 10, 20)
+MRR_CUTOFF = 20
+SAMPLE_SEED = 0
+# Plain BM25 over title+text on the 761 paragraphs, from the dataset's README: the bar to beat.
+BM25_REFERENCE = {
+    "recall_at_1": 0.678,
+    "recall_at_5": 0.846,
+    "recall_at_10": 0.880,
+    "recall_at_20": 0.907,
+    "mrr_at_20": 0.751,
+}
+SCORES = (*BM25_REFERENCE, "answer_containment", "answer_rate")
+_CHUNKS_PER_SEARCH = 4 * MRR_CUTOFF  # paragraphs split into a few chunks; this many yield 20 documents
+_EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class PiafQuestion:
+    """One question; `doc_id` is the paragraph it was written about."""
+
+    id: str
+    question: str
+    doc_id: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PiafDataset:
+    """The paragraphs as documents and every question about them."""
+
+    documents: tuple[Document, ...]
+    questions: tuple[PiafQuestion, ...]
+
+
+@dataclass(frozen=True)
+class PiafResult:
+    """One question's outcome; answer fields stay empty in a retrieval-only run."""
+
+    id: str
+    question: str
+    doc_id: str
+    answers: tuple[str, ...]
+    retrieved_doc_ids: tuple[str, ...]
+    rank: int | None
+    answer: str | None = None
+    abstained: bool | None = None
+    contained: bool | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def load_piaf(path: Path) -> PiafDataset:
+    """Read the SQuAD-format JSON file; paragraph texts are cleaned like any document."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidInputError(
+            f"cannot read the PIAF dataset {path} ({error.strerror}); pass its location with --dataset-path"
+        ) from error
+    except ValueError as error:
+        raise InvalidInputError(f"{path} is not JSON: {error}") from error
+    documents: list[Document] = []
+    questions: list[PiafQuestion] = []
+    try:
+        for article_idx, article in enumerate(raw["data"]):
+            for para_idx, paragraph in enumerate(article["paragraphs"]):
+                doc_id = f"piaf-{article_idx}-{para_idx}"
+                documents.append(parse_document(paragraph["context"], doc_id, title=article["title"]))
+                questions.extend(
+                    PiafQuestion(qa["id"], qa["question"], doc_id, tuple(answer["text"] for answer in qa["answers"]))
+                    for qa in paragraph["qas"]
+                )
+    except (KeyError, TypeError) as error:
+        raise InvalidInputError(f"{path} is not in SQuAD format (data[].paragraphs[].qas[]): {error!r}") from error
+    return PiafDataset(tuple(documents), tuple(questions))
+
+
+def sample(questions: Sequence[PiafQuestion], limit: int | None) -> list[PiafQuestion]:
+    """`limit` questions drawn with a fixed seed (kept in file order), or all of them."""
+    if limit is None or limit >= len(questions):
+        return list(questions)
+    if limit < 1:
+        raise InvalidInputError(f"--limit must be at least 1, got {limit}")
+    chosen = sorted(random.Random(SAMPLE_SEED).sample(range(len(questions)), limit))
+    return [questions[position] for position in chosen]
+
+
+def index_piaf(corpus: Corpus, dataset: PiafDataset) -> IndexReport:
+    """Add the paragraphs to the PIAF index; unchanged paragraphs cost nothing on later runs."""
+    return corpus.upsert(list(dataset.documents))
+
+
+def rank_documents(retriever: Retriever, questions: Sequence[PiafQuestion]) -> list[list[str]]:
+    """Each question's top documents (distinct, best first, up to MRR_CUTOFF), embedding in batches."""
+    rankings: list[list[str]] = []
+    for begin in range(0, len(questions), _EMBED_BATCH):
+        batch = questions[begin : begin + _EMBED_BATCH]
+        vectors = retriever.embedder.embed_queries([q.question for q in batch])
+        for question, vector in zip(batch, vectors):
+            hits = retriever.search(question.question, _CHUNKS_PER_SEARCH, language="fr", vector=vector)
+            rankings.append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
+    return rankings
+
+
+def run_piaf(
+    questions: Sequence[PiafQuestion],
+    corpus: Corpus,
+    answerer: Answerer | None,
+    *,
+    on_result: Callable[[int, PiafResult], None] | None = None,
+) -> list[PiafResult]:
+    """Rank documents for every question, then answer each one unless `answerer` is None."""
+    results: list[PiafResult] = []
+    for number, (question, ranking) in enumerate(zip(questions, rank_documents(corpus.retriever, questions)), 1):
+        rank = ranking.index(question.doc_id) + 1 if question.doc_id in ranking else None
+        result = PiafResult(question.id, question.question, question.doc_id, question.answers, tuple(ranking), rank)
+        if answerer is not None:
+            answer = answerer.ask(question.question)
+            cited = " ".join(citation.snippet for citation in answer.citations)
+            contained = not answer.abstained and fact_present(question.answers, f"{answer.answer}\n{cited}")
+            result = replace(
+                result,
+                answer=answer.answer,
+                abstained=answer.abstained,
+                contained=contained,
+                timings_ms=dict(answer.timings_ms),
+            )
+        results.append(result)
+        if on_result is not None:
+            on_result(number, result)
+    return results
+
+
+def summarize_piaf(results: Sequence[PiafResult]) -> dict[str, float | None]:
+    """Document recall@k, MRR@20, and, when answers were asked for, containment and answer rate."""
+    scores: dict[str, float | None] = {
+        f"recall_at_{k}": _mean([hit_at(r.rank, k) for r in results]) for k in RECALL_KS
+    }
+    scores["mrr_at_20"] = _mean([reciprocal_rank(r.rank, MRR_CUTOFF) for r in results])
+    answered = [r for r in results if r.abstained is not None]
+    scores["answer_containment"] = _mean([float(bool(r.contained)) for r in answered])
+    scores["answer_rate"] = _mean([float(not r.abstained) for r in answered])
+    return scores
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None

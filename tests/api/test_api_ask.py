@@ -1,0 +1,163 @@
+"""`POST /ask` and `POST /ask/stream` over HTTP: the Answer shape, languages, refusals, SSE order."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import httpx
+import pytest
+
+from rag.answer import Answer, Citation
+
+FRENCH = "Combien Amazon prévoit-il d'investir en 2025 ?"
+ENGLISH = "How much is OpenAI paying AWS, and for how long?"
+OUT_OF_CORPUS = "What is the capital of Australia?"
+ANSWER_FIELDS = {field.name for field in dataclasses.fields(Answer)}
+CITATION_FIELDS = {field.name for field in dataclasses.fields(Citation)}
+
+
+def read_sse(response: httpx.Response) -> list[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream body, keep-alive comments skipped."""
+    events: list[tuple[str, str]] = []
+    event, data = "message", []
+    for line in response.iter_lines():
+        if not line:
+            if data:
+                events.append((event, "\n".join(data)))
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            event = line[len("event:") :].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:") :].removeprefix(" "))
+    if data:
+        events.append((event, "\n".join(data)))
+    return events
+
+
+def check_answer(body: dict, http: httpx.Client) -> None:
+    """The exact `Answer` shape, and every snippet verbatim at its offsets in the stored document."""
+    assert set(body) == ANSWER_FIELDS
+    assert body["language"] in ("fr", "en")
+    for citation in body["citations"] + body["related"]:
+        assert set(citation) == CITATION_FIELDS
+        text = http.get(f"/documents/{citation['doc_id']}").json()["text"]
+        assert text[citation["start"] : citation["end"]] == citation["snippet"]
+    if body["abstained"]:
+        assert body["abstain_reason"] and body["citations"] == []
+    else:
+        assert body["abstain_reason"] is None and body["citations"]
+        for citation in body["citations"]:
+            assert f"[{citation['id']}]" in body["answer"]
+
+
+def test_ask_answers_french_with_verbatim_citations(client: httpx.Client) -> None:
+    response = client.post("/ask", json={"question": FRENCH})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    check_answer(body, client)
+    assert body["language"] == "fr" and not body["abstained"]
+    assert "100" in body["answer"]
+    assert body["model"] == "extractive"
+
+
+def test_ask_follows_the_question_language_or_the_requested_one(client: httpx.Client) -> None:
+    english = client.post("/ask", json={"question": ENGLISH, "top_k": 8}).json()
+    check_answer(english, client)
+    assert english["language"] == "en"
+    assert any("38" in citation["snippet"] for citation in english["citations"])
+
+    forced = client.post("/ask", json={"question": FRENCH, "language": "en"}).json()
+    assert forced["language"] == "en"
+    assert forced["answer"].startswith("According to")
+
+
+def test_ask_refuses_a_question_the_articles_do_not_answer(client: httpx.Client) -> None:
+    body = client.post("/ask", json={"question": OUT_OF_CORPUS}).json()
+    check_answer(body, client)
+    assert body["abstained"] is True
+    assert body["abstain_reason"] == "no_relevant_passage"
+    assert body["language"] == "en"
+    assert body["related"], "a refusal lists the closest passages"
+
+
+def test_stream_sends_answer_then_done_and_the_answer_is_the_ask_object(client: httpx.Client) -> None:
+    with client.stream("POST", "/ask/stream", json={"question": FRENCH}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = read_sse(response)
+    names = [name for name, _ in events]
+    assert names[-2:] == ["answer", "done"]
+    assert set(names[:-2]) <= {"token"}, names
+    streamed = json.loads(events[-2][1])
+    check_answer(streamed, client)
+    asked = client.post("/ask", json={"question": FRENCH}).json()
+    streamed.pop("timings_ms"), asked.pop("timings_ms")
+    assert streamed == asked
+
+
+def test_stream_refusal_is_an_answer_event(client: httpx.Client) -> None:
+    with client.stream("POST", "/ask/stream", json={"question": OUT_OF_CORPUS, "language": "fr"}) as response:
+        events = read_sse(response)
+    assert [name for name, _ in events] == ["answer", "done"]
+    answer = json.loads(events[0][1])
+    assert answer["abstained"] and answer["language"] == "fr"
+
+
+def test_stream_rejects_bad_input_with_a_status_not_a_stream(client: httpx.Client) -> None:
+    response = client.post("/ask/stream", json={"question": "   "})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert "question" in response.json()["detail"]
+
+
+@pytest.mark.llm
+def test_local_generator_streams_tokens_before_the_verified_answer(llm_server) -> None:
+    with httpx.Client(base_url=llm_server.url, timeout=300) as http:
+        started = time.perf_counter()
+        with http.stream("POST", "/ask/stream", json={"question": FRENCH}) as response:
+            assert response.status_code == 200
+            events = read_sse(response)
+        seconds = time.perf_counter() - started
+        names = [name for name, _ in events]
+        assert names[0] == "token", names
+        assert names[-2:] == ["answer", "done"] and set(names[:-2]) == {"token"}
+        pieces = "".join(json.loads(data)["text"] for name, data in events if name == "token")
+        assert pieces.strip()
+        answer = json.loads(events[-2][1])
+        check_answer(answer, http)
+        assert answer["language"] == "fr"
+        assert answer["model"].startswith(("local:", "extractive"))
+        print(f"streamed answer in {seconds:.1f} s: {answer['answer']!r}")
+
+        asked = http.post("/ask", json={"question": ENGLISH}).json()
+        check_answer(asked, http)
+        assert asked["language"] == "en"
+        health = http.get("/health").json()
+        assert health["generator"].startswith("local:")
+
+
+@pytest.mark.llm
+def test_closing_the_stream_stops_the_generation(llm_server) -> None:
+    def generating(http: httpx.Client) -> float:
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith("rag_streams_generating "):
+                return float(line.split()[1])
+        raise AssertionError("rag_streams_generating missing from /metrics")
+
+    with httpx.Client(base_url=llm_server.url, timeout=300) as http:
+        with http.stream("POST", "/ask/stream", json={"question": ENGLISH}) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: token"):
+                    break
+            assert generating(http) == 1
+        closed = time.perf_counter()
+        while generating(http) and time.perf_counter() - closed < 10:
+            time.sleep(0.1)
+        assert generating(http) == 0, "the model kept writing for a client that left"
+        # The model is free again: the next question does not queue behind an abandoned answer.
+        assert http.post("/ask", json={"question": FRENCH}).status_code == 200

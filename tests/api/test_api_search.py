@@ -1,0 +1,29 @@
+"""`POST /search` over HTTP: hit shape, verbatim offsets, k bounds."""
+
+from __future__ import annotations
+
+import httpx
+
+AMAZON_100 = "001_1cddb5f53556681f"
+HIT_FIELDS = {"doc_id", "title", "text", "start", "end", "score"}
+
+
+def test_search_returns_verbatim_passages_best_first(client: httpx.Client) -> None:
+    response = client.post("/search", json={"query": "Amazon 100 milliards de dollars cloud IA 2025", "k": 4})
+    assert response.status_code == 200
+    hits = response.json()["hits"]
+    assert len(hits) == 4
+    assert AMAZON_100 in [hit["doc_id"] for hit in hits[:2]]
+    assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
+    for hit in hits:
+        assert set(hit) == HIT_FIELDS
+        document = client.get(f"/documents/{hit['doc_id']}").json()
+        assert document["text"][hit["start"] : hit["end"]] == hit["text"]
+        assert hit["title"] == document["title"]
+
+
+def test_search_defaults_to_five_hits_and_accepts_up_to_fifty(client: httpx.Client) -> None:
+    assert len(client.post("/search", json={"query": "OpenAI"}).json()["hits"]) == 5
+    many = client.post("/search", json={"query": "OpenAI", "k": 50}).json()["hits"]
+    chunks = client.get("/health").json()["chunks"]
+    assert len(many) == min(50, chunks)
