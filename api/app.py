@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps import MAX_UPLOAD_BODY_BYTES
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import ask, documents, search, system
 from api.routes.system import STATIC_DIR
@@ -45,6 +47,8 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 500, 503)
 }
 _MAX_REPORTED = 10
+# Questions and queries are at most 2,000 characters: even fully \u-escaped JSON stays far below this.
+MAX_JSON_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RagError, _on_rag_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(BodyLimitMiddleware, limits={"/documents": MAX_UPLOAD_BODY_BYTES})
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(
@@ -100,6 +105,46 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+class BodyLimitMiddleware:
+    """Refuses request bodies over a per-path limit (413) while they arrive, before they fill memory.
+
+    The error is raised from `receive`, so it reaches the app's HTTPException handler as JSON.
+    """
+
+    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int = MAX_JSON_BODY_BYTES) -> None:
+        self.app = app
+        self.limits = limits
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        announced = int(declared) if declared.isdigit() else 0
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            if announced > limit:
+                raise _too_large(limit)
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _too_large(limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE, detail=f"the request body is larger than {limit // 1024} KiB"
+    )
+
+
 def status_of(error: RagError) -> int:
     """The HTTP status of a domain error."""
     return next(code for kind, code in STATUS_OF if isinstance(error, kind))
@@ -109,7 +154,10 @@ def describe_validation(errors: Sequence[Any]) -> str:
     """Pydantic's errors as "field: message" parts, never echoing the (possibly huge) input."""
     parts = []
     for error in list(errors)[:_MAX_REPORTED]:
-        field = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
+        location = tuple(error.get("loc", ()))
+        if location[:1] in (("body",), ("query",), ("path",), ("header",)):
+            location = location[1:]
+        field = ".".join(str(part) for part in location)
         kind = error.get("type")
         message = error.get("msg", "invalid value")
         if kind == "json_invalid":
@@ -118,6 +166,8 @@ def describe_validation(errors: Sequence[Any]) -> str:
             continue
         if kind == "missing" and not field:
             message = "a JSON body is required"
+        elif kind in ("model_attributes_type", "dict_type", "model_type") and not field:
+            message = "the body must be a JSON object"
         elif kind == "extra_forbidden":
             message = "unknown field"
         parts.append(f"{field}: {message}" if field else message)

@@ -26,6 +26,8 @@ from rag.errors import InvalidInputError
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
+# The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
+MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
 _FORM_FIELDS = ("doc_id", "title", "date", "source")
 
 
@@ -116,7 +118,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 def _too_large() -> HTTPException:
     return HTTPException(
-        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        status.HTTP_413_CONTENT_TOO_LARGE,
         detail=f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB; split it into smaller articles",
     )
 
@@ -168,7 +170,10 @@ async def _from_upload(request: Request, body: bytes) -> Document:
             f"{name.name} is not UTF-8 text (invalid byte at offset {error.start}); save it as UTF-8"
         ) from None
     fields = {key: value for key in _FORM_FIELDS if isinstance(value := form.get(key), str) and value.strip()}
-    doc_id = validate_doc_id(fields.pop("doc_id", name.stem))
+    try:
+        doc_id = validate_doc_id(fields.pop("doc_id", name.stem))
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{error}; rename the file or send a `doc_id` form field") from None
     return parse_document(raw, doc_id, **fields)
 
 

@@ -33,8 +33,9 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def e5_embedder(model_cache: Path) -> Embedder:
-    return Embedder(str(model_cache / provisioning.FOLDER_NAME))
+def e5_embedder(embedder: Embedder) -> Embedder:
+    """The session's one loaded model (tests/conftest.py), so the suite loads e5 once."""
+    return embedder
 
 
 @pytest.fixture(scope="session")

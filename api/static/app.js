@@ -286,6 +286,9 @@ function card(citation, isCitation, highlightFrom) {
       class: "card",
       id: isCitation ? `cite-${citation.id}` : `related-${citation.id}`,
       title: t("open"),
+      "data-doc-id": citation.doc_id,
+      "data-start": String(citation.start),
+      "data-end": String(citation.end),
       onclick: () => openContext(citation, button),
     },
     [

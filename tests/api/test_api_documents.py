@@ -14,8 +14,8 @@ from rag.corpus import Corpus
 SEED_IDS = {path.stem for path in (Path(__file__).resolve().parents[2] / "seeds").glob("*.txt")}
 SUMMARY_FIELDS = {"doc_id", "title", "date", "source", "characters", "chunks"}
 CABLE_CAR = (
-    "Le conseil municipal de Vaulx-Sainte-Ombeline a inauguré samedi un téléphérique urbain de 2 340 mètres, "
-    "le plus long de la région. Le chantier a coûté 47 millions d'euros, financés pour moitié par la région.\n\n"
+    "Le conseil municipal de Vaulx-Sainte-Ombeline a inauguré samedi un téléphérique urbain de 2 340 mètres. "
+    "Le téléphérique de Vaulx-Sainte-Ombeline a coûté 47 millions d'euros, financés pour moitié par la région.\n\n"
     "La ligne transporte jusqu'à 1 800 voyageurs par heure entre la gare et le plateau des Ormeaux, "
     "annonce la mairie, qui prévoit une extension vers l'hôpital en 2029."
 )

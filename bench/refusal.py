@@ -1,0 +1,56 @@
+"""Calibrating "nothing relevant retrieved": best evidence-sentence cosine, answerable vs not.
+
+Run: .venv/bin/python bench/refusal.py   (needs the seeds index: `rag index`)
+e5 cosines are compressed (roughly 0.7-0.9), so the threshold in rag/answering.py is read off this
+table, not guessed: it prints both distributions and, per threshold, how many answerable questions
+would be wrongly refused and how many unanswerable ones would be caught before generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rag.answering import EVIDENCE_SENTENCES, RELEVANCE_THRESHOLD, STRONG_EVIDENCE_THRESHOLD  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.corpus import Corpus  # noqa: E402
+from rag.embedding import Embedder  # noqa: E402
+from rag.evidence import select_evidence  # noqa: E402
+
+
+def main() -> None:
+    settings = Settings()
+    embedder = Embedder.from_settings(settings)
+    corpus = Corpus.open(settings.index_dir, embedder)
+    items = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text().splitlines() if line.strip()]
+    scores: dict[bool, list[float]] = {True: [], False: []}
+    for item in items:
+        vector = embedder.embed_queries([item["question"]])[0]
+        hits = corpus.retriever.search(item["question"], 5, vector=vector)
+        evidence = select_evidence(corpus.index, hits, vector, EVIDENCE_SENTENCES)
+        best = evidence[0].score if evidence else 0.0
+        scores[item["answerable"]].append(best)
+        print(f"{item['id']:>8} {'ans' if item['answerable'] else 'NOT':>3} {best:.3f} {item['question'][:70]}")
+    for answerable, values in scores.items():
+        array = np.array(values)
+        label = "answerable" if answerable else "unanswerable"
+        print(f"{label:>12}: n={len(array)} min={array.min():.3f} p10={np.percentile(array, 10):.3f} "
+              f"median={np.median(array):.3f} max={array.max():.3f}")
+    print(f"\n{'threshold':>9} {'answerable refused':>19} {'unanswerable caught':>20}")
+    for threshold in np.arange(0.76, 0.90, 0.01):
+        refused = sum(value < threshold for value in scores[True])
+        caught = sum(value < threshold for value in scores[False])
+        print(f"{threshold:>9.2f} {refused:>12}/{len(scores[True]):<6} {caught:>13}/{len(scores[False]):<6}")
+    print(f"\nin use: RELEVANCE_THRESHOLD={RELEVANCE_THRESHOLD}, STRONG_EVIDENCE_THRESHOLD={STRONG_EVIDENCE_THRESHOLD}")
+
+
+if __name__ == "__main__":
+    main()

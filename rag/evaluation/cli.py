@@ -1,0 +1,237 @@
+"""`rag eval`: run the gold set (or PIAF), print the scores, write the reports, enforce thresholds.
+
+Part of the CLI layer, so it prints; the work itself is in runner, piaf, metrics and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.config import Settings
+from rag.evaluation import metrics, piaf
+from rag.evaluation.gold import load_gold, select_items
+from rag.evaluation.report import (
+    compare,
+    failure_lines,
+    gold_report,
+    gold_table,
+    latency_lines,
+    load_report,
+    piaf_report,
+    piaf_table,
+    write_reports,
+)
+
+if TYPE_CHECKING:
+    from rag.evaluation.gold import GoldItem
+    from rag.evaluation.runner import Backend, LocalBackend
+
+DEFAULT_GOLD = Path("eval/gold.jsonl")
+REPORTS_DIR = Path("eval/reports")
+USAGE_ERROR = 2
+THRESHOLD_FAILED = 1
+
+
+class _UsageError(Exception):
+    """Arguments that make no sense together; reported like argparse's own errors (exit 2)."""
+
+
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `rag eval` on the main parser's subcommands."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure retrieval and answers on the gold set (or PIAF)",
+        description="Ask every gold question, score retrieval, facts, citations, language and refusals, "
+        "and write report.json, report.md and report.png.",
+    )
+    parser.add_argument("--dataset", choices=["gold", "piaf"], default="gold", help="what to evaluate (default gold)")
+    parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD, help=f"gold set (default {DEFAULT_GOLD})")
+    parser.add_argument("--generator", choices=["local", "extractive", "openai"], help="override RAG_GENERATOR")
+    parser.add_argument("--url", help="evaluate a running `rag serve` (e.g. http://127.0.0.1:8000) instead")
+    parser.add_argument("--limit", type=int, help="only the first N gold items (PIAF: a fixed random sample of N)")
+    parser.add_argument("--ids", type=_id_list, default=(), help="only these gold ids, comma-separated")
+    parser.add_argument("--out", type=Path, help=f"report folder (default {REPORTS_DIR}/<timestamp>)")
+    parser.add_argument("--compare", type=Path, help="a previous report.json: print the change of every score")
+    parser.add_argument(
+        "--min",
+        action="append",
+        type=_threshold,
+        default=[],
+        metavar="METRIC=VALUE",
+        help="fail (exit 1) when a score is below VALUE, e.g. --min fact_accuracy=0.9 (repeatable)",
+    )
+    parser.add_argument("--dataset-path", type=Path, help=f"PIAF JSON file (default {piaf.DEFAULT_DATASET})")
+    parser.add_argument("--index-dir", type=Path, help="PIAF index folder (default <RAG_CACHE_DIR>/eval/piaf-index)")
+    parser.add_argument("--retrieval-only", action="store_true", help="PIAF: measure retrieval, do not answer")
+    parser.set_defaults(handler=cmd_eval)
+    return parser
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Handler of `rag eval`: 0 when every `--min` holds, 1 when one does not, 2 on bad arguments."""
+    if args.generator:
+        settings = settings.model_copy(update={"generator": args.generator})
+    try:
+        if args.dataset == "piaf":
+            return _run_piaf(args, settings)
+        return _run_gold(args, settings)
+    except _UsageError as error:
+        _say(f"rag eval: error: {error}", err=True)
+        return USAGE_ERROR
+
+
+def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.evaluation.runner import HttpBackend, missing_documents, run_gold
+
+    if args.retrieval_only or args.index_dir or args.dataset_path:
+        raise _UsageError("--retrieval-only, --index-dir and --dataset-path apply to --dataset piaf only")
+    if args.url and args.generator:
+        raise _UsageError("with --url the server's own generator answers; drop --generator")
+    minimums = _minimums(args.min, metrics.SCORES)
+    items = select_items(load_gold(args.gold), args.ids, args.limit)
+    previous = load_report(args.compare) if args.compare else None
+    if args.url:
+        backend: Backend = HttpBackend(args.url, api_key=settings.api_key)
+        if missing := missing_documents(backend, items):
+            _say(f"rag eval: warning: {args.url} lacks gold articles: {', '.join(missing)}", err=True)
+        target = args.url
+    else:
+        backend = _local_backend(settings, items)
+        target = f"in-process, index {settings.index_dir}"
+    _say(f"Evaluating {len(items)} gold questions ({target})…", err=True)
+    results = run_gold(items, backend, on_result=lambda n, r: _progress(n, len(items), r.id, r.failures, r.timings_ms))
+    run = {
+        "target": target,
+        "model": _most_common([result.model for result in results]),
+        "generator": None if args.url else settings.generator,
+        "gold": str(args.gold),
+        "limit": args.limit,
+        "ids": list(args.ids),
+    }
+    report = gold_report(results, run)
+    out_dir = args.out or REPORTS_DIR / _timestamp()
+    paths = write_reports(report, out_dir)
+    _say(gold_table(report))
+    _say("\nLatency (ms)\n" + "\n".join(latency_lines(report)))
+    failures = failure_lines(results)
+    _say(f"\nFailures ({len(failures)} of {len(results)} questions)" + "".join(f"\n  {line}" for line in failures))
+    return _finish(report, previous, minimums, paths)
+
+
+def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.answering import Answerer
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder
+    from rag.generation import load_generator
+
+    if args.url or args.ids or args.gold != DEFAULT_GOLD:
+        raise _UsageError("--url, --ids and --gold apply to the gold set only; PIAF runs in process")
+    minimums = _minimums(args.min, piaf.SCORES)
+    if args.retrieval_only and any(name in ("answer_containment", "answer_rate") for name, _ in minimums):
+        raise _UsageError("--retrieval-only measures no answers: drop the --min on answer scores")
+    dataset = piaf.load_piaf(args.dataset_path or piaf.DEFAULT_DATASET)
+    questions = piaf.sample(dataset.questions, args.limit)
+    previous = load_report(args.compare) if args.compare else None
+    index_dir = args.index_dir or settings.cache_dir / "eval" / "piaf-index"
+    corpus = Corpus.open(index_dir, Embedder.from_settings(settings), missing_ok=True)
+    _say(f"Indexing {len(dataset.documents)} PIAF paragraphs into {index_dir} (minutes the first time)…", err=True)
+    indexed = piaf.index_piaf(corpus, dataset)
+    _say(f"  {indexed.documents} documents, {indexed.chunks} chunks, {indexed.seconds:.1f} s", err=True)
+    answerer = None if args.retrieval_only else Answerer(corpus, load_generator(settings), settings)
+    what = "retrieval only" if answerer is None else f"answers by {answerer.model_name}"
+    _say(f"Evaluating {len(questions)} of {len(dataset.questions)} PIAF questions ({what})…", err=True)
+    every = 1 if answerer is not None and settings.generator != "extractive" else 50
+
+    def progress(number: int, result: piaf.PiafResult) -> None:
+        if number % every == 0 or number == len(questions):
+            _progress(number, len(questions), result.id, (), result.timings_ms)
+
+    results = piaf.run_piaf(questions, corpus, answerer, on_result=progress)
+    run = {
+        "index_dir": str(index_dir),
+        "model": "retrieval only" if answerer is None else answerer.model_name,
+        "dataset_path": str(args.dataset_path or piaf.DEFAULT_DATASET),
+        "questions": len(questions),
+        "of": len(dataset.questions),
+        "sample_seed": piaf.SAMPLE_SEED,
+    }
+    report = piaf_report(results, run)
+    paths = write_reports(report, args.out or REPORTS_DIR / f"{_timestamp()}-piaf")
+    _say(piaf_table(report))
+    if report["latency_ms"]:
+        _say("\nLatency (ms)\n" + "\n".join(latency_lines(report)))
+    return _finish(report, previous, minimums, paths)
+
+
+def _local_backend(settings: Settings, items: Sequence[GoldItem]) -> LocalBackend:
+    from rag.answering import Answerer
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder
+    from rag.evaluation.runner import open_local
+    from rag.generation import load_generator
+
+    corpus = Corpus.open(settings.index_dir, Embedder.from_settings(settings))
+    return open_local(settings.index_dir, Answerer(corpus, load_generator(settings), settings), items)
+
+
+def _finish(
+    report: dict[str, Any], previous: dict[str, Any] | None, minimums: list[tuple[str, float]], paths: list[Path]
+) -> int:
+    _say("\nReports: " + ", ".join(str(path) for path in paths))
+    if previous is not None:
+        _say(f"\nCompared with the run of {previous.get('created', '?')}\n" + "\n".join(compare(report, previous)))
+    unmet = [
+        (name, wanted, report["totals"].get(name))
+        for name, wanted in minimums
+        if report["totals"].get(name) is None or report["totals"][name] < wanted
+    ]
+    for name, wanted, value in unmet:
+        measured = "not measured on these questions" if value is None else f"{value:.3f}"
+        _say(f"FAILED threshold {name} >= {wanted}: {measured}", err=True)
+    return THRESHOLD_FAILED if unmet else 0
+
+
+def _minimums(thresholds: list[tuple[str, float]], known: Sequence[str]) -> list[tuple[str, float]]:
+    unknown = [name for name, _ in thresholds if name not in known]
+    if unknown:
+        raise _UsageError(f"unknown metric {', '.join(unknown)} for --min; choose from: {', '.join(known)}")
+    return thresholds
+
+
+def _threshold(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        pass
+    if not sep:
+        raise argparse.ArgumentTypeError(f"{text!r} is not METRIC=VALUE, e.g. fact_accuracy=0.9")
+    raise argparse.ArgumentTypeError(f"{value!r} is not a number in {text!r}")
+
+
+def _id_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _progress(number: int, total: int, item_id: str, failures: Sequence[str], timings: dict[str, float]) -> None:
+    status = "ok" if not failures else "FAIL " + "; ".join(failures)
+    seconds = timings.get("total", 0.0) / 1000
+    _say(f"[{number}/{total}] {item_id} {seconds:.1f} s {status}", err=True)
+
+
+def _most_common(values: Sequence[str]) -> str | None:
+    return Counter(values).most_common(1)[0][0] if values else None
+
+
+def _timestamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)  # noqa: T201 (CLI layer)

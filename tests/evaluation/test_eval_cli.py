@@ -1,0 +1,74 @@
+"""`rag eval` end to end: the real e5 model over a real index of the seeds, extractive answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.evaluation.cli import add_eval_parser
+
+IDS = "fr-001,en-004,fr-010,en-042"  # three answerable (fact, trap, list), one off-topic
+
+
+def _rag_eval(*argv: str) -> int:
+    """What `rag eval ...` runs once wired into rag/cli.py: parse, then call the handler with settings."""
+    parser = argparse.ArgumentParser(prog="rag")
+    add_eval_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval", *argv])
+    return args.handler(args, Settings())
+
+
+@pytest.fixture
+def seed_env(seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_INDEX_DIR", str(seed_index_dir))
+    monkeypatch.setenv("RAG_GENERATOR", "extractive")
+
+
+def test_eval_writes_reports_and_enforces_thresholds(seed_env: None, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    status = _rag_eval("--ids", IDS, "--generator", "extractive", "--out", str(out), "--min", "exact_snippet=1.0")
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "all" in printed and "Reports:" in printed
+
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert [item["id"] for item in report["items"]] == ["en-004", "en-042", "fr-001", "fr-010"]
+    assert report["totals"]["exact_snippet"] == 1.0  # every snippet is the document's exact text
+    assert report["totals"]["hit_at_5"] == 1.0
+    item = report["items"][0]
+    for key in ("answer", "abstained", "facts_found", "facts_missing", "gold_rank", "evidence_recall",
+                "citations_ok", "language_ok", "timings_ms", "failures", "model"):
+        assert key in item
+    assert item["model"] == "extractive"
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# rag eval") and "| all | 4 |" in markdown
+    assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = tmp_path / "again"
+    status = _rag_eval(
+        "--ids", IDS, "--out", str(again), "--compare", str(out / "report.json"), "--min", "fact_accuracy=1.01"
+    )
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "FAILED threshold fact_accuracy >= 1.01" in captured.err
+    assert "exact_snippet" in captured.out and "same" in captured.out  # the comparison with the first run
+
+
+def test_unknown_metric_is_a_usage_error(seed_env: None, tmp_path: Path, capsys) -> None:
+    assert _rag_eval("--ids", "fr-001", "--out", str(tmp_path), "--min", "accuracy=0.9") == 2
+    assert "unknown metric accuracy" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        _rag_eval("--min", "fact_accuracy")
+    assert exit_info.value.code == 2
+
+
+def test_missing_index_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.errors import IndexMissingError
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "nothing"))
+    with pytest.raises(IndexMissingError, match="rag index"):
+        _rag_eval("--ids", "fr-001", "--generator", "extractive", "--out", str(tmp_path / "out"))

@@ -1,0 +1,224 @@
+"""The chat page in headless Chromium (Debian's, driven by Playwright) against a real API server.
+
+Screenshots land in artifacts/ (git-ignored) at desktop and 360 px widths.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium may not reach the network here: no background connections, no component updates.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 360, "height": 780}
+SETTLED = "body:is([data-state=answered],[data-state=refused],[data-state=failed]) #ask-button:enabled"
+FRENCH = "Combien Amazon prévoit-il d'investir en 2025 ?"
+REFUSED = "Quel est le nom du chat de ma voisine ?"
+
+
+@pytest.fixture(scope="module")
+def site(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app (extractive answers) under uvicorn on a free port, over a copy of the seed index."""
+    import uvicorn
+
+    from api import create_app
+    from rag.config import Settings
+
+    index_dir = tmp_path_factory.mktemp("chat-page") / "index"
+    shutil.copytree(seed_index_dir, index_dir, symlinks=True)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    app = create_app(Settings(index_dir=index_dir, generator="extractive", api_key=None))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 180
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=30)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (`make browser-deps`)")
+    from playwright.sync_api import sync_playwright  # noqa: I001 (imported only when a browser exists)
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, site: str):
+    """Opens the chat page at a viewport size; fails the test on any script error or CSP violation."""
+    pages, problems = [], []
+
+    def opener(viewport: dict[str, int]):
+        page = browser.new_page(viewport=viewport)
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+        page.goto(site + "/")
+        pages.append(page)
+        return page
+
+    yield opener
+    for page in pages:
+        page.close()
+    assert problems == []
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"chat-{name}.png"), full_page=True)
+
+
+def ask(page, question: str) -> None:
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    page.wait_for_selector(SETTLED, timeout=60_000)
+
+
+def check_cards(page, site: str) -> list:
+    """Every card's snippet is its article's text at the card's offsets, with marked words."""
+    cards = page.locator("#sources .card")
+    assert cards.count() >= 1
+    with httpx.Client(base_url=site, timeout=30) as http:
+        for card in cards.all():
+            article = http.get(f"/documents/{card.get_attribute('data-doc-id')}").json()
+            snippet = card.locator(".snippet").text_content()
+            start, end = int(card.get_attribute("data-start")), int(card.get_attribute("data-end"))
+            assert snippet in article["text"] and article["text"][start:end] == snippet
+            assert card.locator(".card-title").text_content() == article["title"]
+    return cards.all()
+
+
+def check_context_panel(page, card) -> None:
+    """Opening a card shows the article with the snippet marked and in view; Escape closes it."""
+    snippet = card.locator(".snippet").text_content()
+    card.click()
+    dialog = page.locator("#context")
+    mark = page.locator("#context-mark")
+    mark.wait_for(state="visible")
+    assert dialog.get_attribute("open") is not None
+    assert mark.text_content() == snippet
+    assert len(page.locator("#context-body").text_content()) > len(snippet)
+    box, panel = mark.bounding_box(), page.locator("#context-body").bounding_box()
+    assert box and panel and box["y"] < panel["y"] + panel["height"] and box["y"] + box["height"] > panel["y"]
+
+
+def close_context(page, card) -> None:
+    page.keyboard.press("Escape")
+    page.locator("#context").wait_for(state="hidden")
+    assert card.evaluate("node => node === document.activeElement"), "focus returns to the card"
+
+
+def test_french_question_gets_a_cited_french_answer_and_its_context(open_page, site: str) -> None:
+    page = open_page(DESKTOP)
+    ask(page, FRENCH)
+    assert page.locator("body").get_attribute("data-state") == "answered"
+    answer = page.locator("#answer")
+    assert answer.get_attribute("lang") == "fr"
+    assert "D'après les articles" in answer.text_content()
+    assert page.locator("#answer a.marker[href='#cite-1']").count() == 1
+    cards = check_cards(page, site)
+    assert cards[0].locator(".snippet mark").count() >= 1
+    expect(page.locator("#sources .date").first).not_to_have_text("")
+    shoot(page, "desktop-answer")
+    check_context_panel(page, cards[0])
+    page.screenshot(path=str(ARTIFACTS / "chat-desktop-context.png"))
+    close_context(page, cards[0])
+
+
+def test_english_question_keyboard_only_at_phone_width(open_page, site: str) -> None:
+    page = open_page(PHONE)
+    page.keyboard.press("Tab")  # skip link
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "question"
+    page.keyboard.type("How much is OpenAI paying AWS,")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("and for how long?")
+    assert page.input_value("#question") == "How much is OpenAI paying AWS,\nand for how long?"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(SETTLED, timeout=60_000)
+    assert page.locator("#answer").get_attribute("lang") == "en"
+    assert "According to the articles" in page.locator("#answer").text_content()
+    assert page.locator("#sources-title").text_content() == "Sources"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "no sideways scrolling"
+    cards = check_cards(page, site)
+    expect(page.locator("#sources .date").first).not_to_have_text("")
+    shoot(page, "phone-answer")
+
+    cards[0].focus()
+    page.keyboard.press("Enter")
+    page.locator("#context-mark").wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / "chat-phone-context.png"))
+    close_context(page, cards[0])
+
+
+def test_language_toggle_answers_a_french_question_in_english(open_page) -> None:
+    page = open_page(DESKTOP)
+    page.check("input[name=language][value=en]")
+    ask(page, FRENCH)
+    assert page.locator("#answer").get_attribute("lang") == "en"
+    assert page.locator("#result-title").text_content() == "Answer"
+
+
+def test_refusal_is_styled_as_one_with_the_closest_passages(open_page, site: str) -> None:
+    page = open_page(DESKTOP)
+    ask(page, REFUSED)
+    assert page.locator("body").get_attribute("data-state") == "refused"
+    assert page.locator("#result.refusal").is_visible()
+    assert page.locator("#result-title").text_content() == "Pas de réponse dans les articles"
+    assert page.locator("#sources-title").text_content() == "Passages les plus proches"
+    assert page.locator("#answer a.marker").count() == 0
+    cards = check_cards(page, site)
+    keys = [(card.get_attribute("data-doc-id"), card.get_attribute("data-start")) for card in cards]
+    assert len(keys) == len(set(keys)), "each closest passage is listed once"
+    shoot(page, "desktop-refusal")
+
+
+def test_api_errors_show_a_message_and_the_page_stays_usable(open_page) -> None:
+    page = open_page(PHONE)
+    page.fill("#question", "x" * 2100)  # past the API's 2,000-character limit
+    page.click("#ask-button")
+    page.wait_for_selector(SETTLED, timeout=30_000)
+    error = page.locator("#error")
+    assert error.is_visible() and "2000" in error.text_content()
+    assert page.locator("#error[role=alert]").count() == 1
+    shoot(page, "phone-error")
+
+    page.fill("#question", "   ")
+    page.press("#question", "Enter")
+    assert "Écrivez une question" in error.text_content()
+    ask(page, FRENCH)  # still works after errors
+    assert page.locator("body").get_attribute("data-state") == "answered"
+    assert error.is_hidden()
