@@ -122,7 +122,8 @@ def rank_documents(retriever: Retriever, questions: Sequence[PiafQuestion]) -> l
         batch = questions[begin : begin + _EMBED_BATCH]
         vectors = retriever.embedder.embed_queries([q.question for q in batch])
         for question, vector in zip(batch, vectors):
-            hits = retriever.search(question.question, _CHUNKS_PER_SEARCH, language="fr", vector=vector)
+            # The language is detected, as for any user: a misread short question is part of the score.
+            hits = retriever.search(question.question, _CHUNKS_PER_SEARCH, vector=vector)
             rankings.append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
     return rankings
 

@@ -72,3 +72,22 @@ def test_missing_index_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "nothing"))
     with pytest.raises(IndexMissingError, match="rag index"):
         _rag_eval("--ids", "fr-001", "--generator", "extractive", "--out", str(tmp_path / "out"))
+
+
+def test_a_malformed_gold_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    from rag.errors import InvalidInputError
+    from rag.evaluation.gold import load_gold, select_items
+
+    good = {
+        "id": "fr-1", "language": "fr", "question": "Combien ?", "answerable": True, "category": "fact",
+        "facts": [["14 000"]], "doc_ids": ["a"], "evidence": [{"doc_id": "a", "start": 0, "end": 6, "text": "14 000"}],
+    }
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "fr-2", "language": "de"}) + "\n")
+    with pytest.raises(InvalidInputError, match="line 2: fr-2: language must be fr or en"):
+        load_gold(gold)
+    gold.write_text(json.dumps(good) + "\n")
+    [item] = load_gold(gold)
+    assert item.facts == (("14 000",),) and item.evidence[0].end == 6
+    with pytest.raises(InvalidInputError, match="unknown gold ids: fr-9"):
+        select_items([item], ["fr-9"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import Answer, Citation
+from rag.answer import AbstainReason, Answer, Citation
 from rag.answering import REFUSALS
 from rag.evaluation.gold import GoldItem, GoldSpan
 from rag.evaluation.metrics import (
@@ -40,7 +40,7 @@ def _citation(number: int, doc_id: str, start: int, end: int, snippet: str | Non
 
 
 def _answer(text: str, citations: list[Citation], *, abstained: bool = False, ms: float = 100.0) -> Answer:
-    reason = "no_relevant_passage" if abstained else None
+    reason: AbstainReason | None = "no_relevant_passage" if abstained else None
     timings = {"retrieve": ms / 2, "generate": ms / 2, "total": ms}
     return Answer(text, "en", abstained, reason, citations, [], "test", timings)
 
@@ -156,3 +156,30 @@ def test_summary_over_a_mixed_run() -> None:
     assert scores["language_match"] == 1.0
     assert latency([r.timings_ms for r in results])["total"] == {"p50": 300.0, "p95": pytest.approx(480.0)}
     assert list(groups(results)) == ["trap/en", "trap", "off_topic/en", "off_topic", "en", "all"]
+
+
+def test_piaf_document_recall_mrr_and_containment() -> None:
+    from rag.evaluation.piaf import PiafResult, summarize_piaf
+
+    def result(rank: int | None, contained: bool | None = None) -> PiafResult:
+        abstained = None if contained is None else False
+        return PiafResult("q", "question", "d", ("x",), (), rank, None, abstained, contained)
+
+    scores = summarize_piaf([result(1), result(3), result(12), result(None)])
+    assert scores["recall_at_1"] == 0.25
+    assert scores["recall_at_5"] == 0.5
+    assert scores["recall_at_10"] == 0.5
+    assert scores["recall_at_20"] == 0.75
+    assert scores["mrr_at_20"] == pytest.approx((1 + 1 / 3 + 1 / 12) / 4)
+    assert scores["answer_containment"] is None  # retrieval only
+    assert summarize_piaf([result(1, True), result(2, False)])["answer_containment"] == 0.5
+
+
+def test_piaf_sample_is_deterministic_and_in_file_order() -> None:
+    from rag.evaluation.piaf import PiafQuestion, sample
+
+    questions = [PiafQuestion(str(n), "q", "d", ("a",)) for n in range(100)]
+    first = sample(questions, 10)
+    assert first == sample(questions, 10)
+    assert [int(q.id) for q in first] == sorted(int(q.id) for q in first)
+    assert sample(questions, 500) == questions
