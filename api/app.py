@@ -176,17 +176,16 @@ def describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-async def _on_rag_error(request: Request, error: RagError) -> JSONResponse:
-    code = status_of(error)
+async def _on_rag_error(request: Request, error: Exception) -> JSONResponse:
+    code = status_of(error) if isinstance(error, RagError) else status.HTTP_500_INTERNAL_SERVER_ERROR
     if code >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error)
     return JSONResponse({"detail": str(error)}, status_code=code)
 
 
-async def _on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    return JSONResponse(
-        {"detail": describe_validation(error.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
-    )
+async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
+    errors = error.errors() if isinstance(error, RequestValidationError) else []
+    return JSONResponse({"detail": describe_validation(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:

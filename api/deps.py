@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import PurePath
 from typing import Annotated
 
@@ -135,7 +135,7 @@ def _from_json(body: bytes) -> Document:
 
 
 async def _from_upload(request: Request, body: bytes) -> Document:
-    async def replay() -> AsyncIterator[bytes]:
+    async def replay() -> AsyncGenerator[bytes, None]:
         yield body
 
     try:

@@ -6,8 +6,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
-from contextlib import closing
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["questions"])
 
-_STREAM_DOC = {
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`text/event-stream`: `token` events (`{\"text\": piece}`) while the model writes, "
         "then one `answer` event (the same object as `POST /ask`), then `done`. "
@@ -73,11 +72,14 @@ class _AnswerStream:
     def _produce(self, answerer: Answerer, body: AskRequest) -> None:
         try:
             events = answerer.stream(body.question, language=body.language, top_k=body.top_k, cancel=self.cancel)
-            with closing(events):
+            try:
                 for event in events:
                     if self.cancel.is_set():
                         break
                     self._put(event)
+            finally:
+                if isinstance(events, Generator):
+                    events.close()  # stops the model at once instead of when the generator is collected
         except Exception as error:  # handed to the event loop, which answers with the right shape
             self._put(("error", error))
         finally:

@@ -333,7 +333,7 @@ function highlighted(snippet, reference) {
     const key = normal(match[0]);
     const start = match.index;
     const end = start + match[0].length;
-    const joined = run && /^[\s,.’'-]{0,3}$/u.test(snippet.slice(run.end, start));
+    const joined = run && /^[\s,.;:’'"«»()-]{0,4}$/u.test(snippet.slice(run.end, start));
     if (!known.has(key)) {
       run = null;
     } else if (joined) {

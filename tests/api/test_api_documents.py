@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -153,7 +154,7 @@ def test_bad_uploads_are_refused_with_a_reason(
 
 
 def test_bad_document_bodies_are_refused_with_a_reason(writer: httpx.Client) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"json": {"text": "x" * (2 * 1024 * 1024 + 1)}}, 413, "2 MB"),
         ({"content": b"\x00" * (3 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 413, "2 MB"),
         ({"json": {"doc_id": "../etc/passwd", "text": "Un texte."}}, 400, "document id"),
