@@ -78,7 +78,8 @@ class Answerer:
         vector = self.corpus.retriever.embedder.embed_queries([question])[0]
         hits = self.corpus.retriever.search(question, top_k, language=answer_language, vector=vector, index=index)
         evidence = select_evidence(index, hits, vector, EVIDENCE_SENTENCES)
-        related = [best_sentence(index, hit, vector) for hit in hits[:RELATED_PASSAGES]]
+        closest = {(item.doc_id, item.start): item for item in (best_sentence(index, hit, vector) for hit in hits)}
+        related = list(closest.values())[:RELATED_PASSAGES]  # two overlapping chunks can share a best sentence
         timings = {"retrieve": _ms(started)}
         compose = _Composer(answer_language, related, timings, started)
 
