@@ -43,6 +43,7 @@ def check_well_formed(answer, corpus) -> None:
         text = corpus.index.documents[citation.doc_id].document.text
         assert text[citation.start : citation.end] == citation.snippet
         assert len(citation.snippet) <= 600
+    assert len({(item.doc_id, item.start) for item in answer.related}) == len(answer.related)
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
     assert markers == {citation.id for citation in answer.citations}
 
