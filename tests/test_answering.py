@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from seed_ids import AMAZON_100, AMAZON_PLAN, AWS_GROWTH, OPENAI
 
 from rag.answering import REFUSALS, Answerer
 from rag.corpus import Corpus
@@ -17,13 +18,6 @@ from rag.errors import InvalidInputError
 from rag.language import detect_language
 from rag.textnorm import number_values
 
-OPENAI, AMAZON_100, AWS_GROWTH, AMAZON_PLAN, TRAINIUM = (
-    "003_d80e80294214e752",
-    "001_1cddb5f53556681f",
-    "000_127e0ac6955dbf7b",
-    "002_3e161429ba25c3db",
-    "004_872041e8ade15181",
-)
 ANSWERABLE = [
     ("How much is OpenAI paying AWS, and for how long?", "en", {OPENAI}, "38"),
     ("Combien Amazon prévoit-il d'investir en 2025 ?", "fr", {AMAZON_100, AMAZON_PLAN}, "100"),

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from seed_ids import AMAZON_100, AMAZON_PLAN, AWS_GROWTH, OPENAI, TRAINIUM
 
 from rag.errors import InvalidInputError
 from rag.retrieval import Retriever
-
-OPENAI, AMAZON_100, AWS_GROWTH, AMAZON_PLAN, TRAINIUM = (
-    "003_d80e80294214e752",
-    "001_1cddb5f53556681f",
-    "000_127e0ac6955dbf7b",
-    "002_3e161429ba25c3db",
-    "004_872041e8ade15181",
-)
 
 QUESTIONS = [
     ("Combien OpenAI paie-t-il AWS ?", {OPENAI}),

@@ -95,7 +95,7 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
         raise _UsageError("with --url the server's own generator answers; drop --generator")
     minimums = _minimums(args.min, metrics.SCORES)
     items = select_items(load_gold(args.gold), args.ids, args.limit)
-    previous = load_report(args.compare) if args.compare else None
+    previous = _previous(args.compare, "gold")
     if args.url:
         backend: Backend = HttpBackend(args.url, api_key=settings.api_key)
         if missing := missing_documents(backend, items):
@@ -105,7 +105,12 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
         backend = _local_backend(settings, items)
         target = f"in-process, index {settings.index_dir}"
     _say(f"Evaluating {len(items)} gold questions ({target})…", err=True)
-    results = run_gold(items, backend, on_result=lambda n, r: _progress(n, len(items), r.id, r.failures, r.timings_ms))
+
+    def progress(number: int, result: metrics.ItemResult) -> None:
+        status = "; ".join(result.failures) if result.failures else "ok"
+        _say(f"[{number}/{len(items)}] {result.id} {_seconds(result.timings_ms)} {status}", err=True)
+
+    results = run_gold(items, backend, on_result=progress)
     run = {
         "target": target,
         "model": _most_common([result.model for result in results]),
@@ -137,7 +142,7 @@ def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
         raise _UsageError("--retrieval-only measures no answers: drop the --min on answer scores")
     dataset = piaf.load_piaf(args.dataset_path or piaf.DEFAULT_DATASET)
     questions = piaf.sample(dataset.questions, args.limit)
-    previous = load_report(args.compare) if args.compare else None
+    previous = _previous(args.compare, "piaf")
     index_dir = args.index_dir or settings.cache_dir / "eval" / "piaf-index"
     corpus = Corpus.open(index_dir, Embedder.from_settings(settings), missing_ok=True)
     _say(f"Indexing {len(dataset.documents)} PIAF paragraphs into {index_dir} (minutes the first time)…", err=True)
@@ -150,7 +155,9 @@ def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
 
     def progress(number: int, result: piaf.PiafResult) -> None:
         if number % every == 0 or number == len(questions):
-            _progress(number, len(questions), result.id, (), result.timings_ms)
+            found = "" if result.contained is None else " answer found" if result.contained else " answer missed"
+            rank = f"rank {result.rank}" if result.rank else "not in the top 20"
+            _say(f"[{number}/{len(questions)}] {result.id} {rank}{found} {_seconds(result.timings_ms)}", err=True)
 
     results = piaf.run_piaf(questions, corpus, answerer, on_result=progress)
     run = {
@@ -178,6 +185,16 @@ def _local_backend(settings: Settings, items: Sequence[GoldItem]) -> LocalBacken
 
     corpus = Corpus.open(settings.index_dir, Embedder.from_settings(settings))
     return open_local(settings.index_dir, Answerer(corpus, load_generator(settings), settings), items)
+
+
+def _previous(path: Path | None, dataset: str) -> dict[str, Any] | None:
+    """The report to compare with, read before the run so that a wrong path fails at once."""
+    if path is None:
+        return None
+    previous = load_report(path)
+    if previous.get("dataset") != dataset:
+        raise _UsageError(f"--compare {path} is a {previous.get('dataset')} report, not a {dataset} one")
+    return previous
 
 
 def _finish(
@@ -219,10 +236,8 @@ def _id_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _progress(number: int, total: int, item_id: str, failures: Sequence[str], timings: dict[str, float]) -> None:
-    status = "ok" if not failures else "FAIL " + "; ".join(failures)
-    seconds = timings.get("total", 0.0) / 1000
-    _say(f"[{number}/{total}] {item_id} {seconds:.1f} s {status}", err=True)
+def _seconds(timings: dict[str, float]) -> str:
+    return f"{timings['total'] / 1000:.1f} s" if "total" in timings else ""
 
 
 def _most_common(values: Sequence[str]) -> str | None:

@@ -125,6 +125,8 @@ def piaf_table(report: Report) -> str:
     lines = [f"{'metric':<20} {'ours':>6} {'BM25':>6} {'delta':>7}", "-" * 42]
     for name, value in totals.items():
         reference = report["reference_bm25"].get(name)
+        if value is None and reference is None:
+            continue  # an answer score in a retrieval-only run
         delta = f"{value - reference:+.3f}" if value is not None and reference is not None else ""
         lines.append(f"{name:<20} {_fmt(value, 3):>6} {_fmt(reference, 3):>6} {delta:>7}")
     return "\n".join(lines)
@@ -260,6 +262,8 @@ def _latency_histogram(axes: Any, items: Sequence[Mapping[str, Any]]) -> None:
     axes.set_title("Latency")
     if axes.get_legend_handles_labels()[0]:
         axes.legend()
+    else:
+        axes.text(0.5, 0.5, "no answers timed (retrieval only)", ha="center", va="center", transform=axes.transAxes)
 
 
 def _pyplot() -> Any:
