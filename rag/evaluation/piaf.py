@@ -115,16 +115,28 @@ def index_piaf(corpus: Corpus, dataset: PiafDataset) -> IndexReport:
     return corpus.upsert(list(dataset.documents))
 
 
-def rank_documents(retriever: Retriever, questions: Sequence[PiafQuestion]) -> list[list[str]]:
-    """Each question's top documents (distinct, best first, up to MRR_CUTOFF), embedding in batches."""
-    rankings: list[list[str]] = []
+def rank_documents(
+    retriever: Retriever,
+    questions: Sequence[PiafQuestion],
+    *,
+    modes: Sequence[str] = ("hybrid",),
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, list[list[str]]]:
+    """Per retrieval mode, each question's top documents (distinct, best first, up to MRR_CUTOFF).
+
+    Questions are embedded once, in batches, and every mode reuses the vectors.
+    """
+    rankings: dict[str, list[list[str]]] = {mode: [] for mode in modes}
     for begin in range(0, len(questions), _EMBED_BATCH):
         batch = questions[begin : begin + _EMBED_BATCH]
         vectors = retriever.embedder.embed_queries([q.question for q in batch])
         for question, vector in zip(batch, vectors):
-            # The language is detected, as for any user: a misread short question is part of the score.
-            hits = retriever.search(question.question, _CHUNKS_PER_SEARCH, vector=vector)
-            rankings.append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
+            for mode in modes:
+                # The language is detected, as for any user: a misread short question is part of the score.
+                hits = retriever.search(question.question, _CHUNKS_PER_SEARCH, vector=vector, mode=mode)
+                rankings[mode].append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
+        if on_batch is not None:
+            on_batch(len(batch))
     return rankings
 
 
@@ -137,7 +149,8 @@ def run_piaf(
 ) -> list[PiafResult]:
     """Rank documents for every question, then answer each one unless `answerer` is None."""
     results: list[PiafResult] = []
-    for number, (question, ranking) in enumerate(zip(questions, rank_documents(corpus.retriever, questions)), 1):
+    rankings = rank_documents(corpus.retriever, questions)["hybrid"]
+    for number, (question, ranking) in enumerate(zip(questions, rankings), 1):
         rank = ranking.index(question.doc_id) + 1 if question.doc_id in ranking else None
         result = PiafResult(question.id, question.question, question.doc_id, question.answers, tuple(ranking), rank)
         if answerer is not None:
