@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.evaluation.cli import add_eval_parser
 
 DEFAULT_CORPUS = Path("seeds")
 
@@ -157,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--force", action="store_true", help="rebuild even if already prepared")
     prepare.add_argument("--embedder-only", action="store_true", help="skip the generator model")
     prepare.set_defaults(handler=cmd_models_prepare)
+
+    add_eval_parser(commands)
     return parser
 
 
