@@ -249,4 +249,4 @@ def _timestamp() -> str:
 
 
 def _say(text: str, *, err: bool = False) -> None:
-    print(text, file=sys.stderr if err else sys.stdout, flush=True) (CLI layer)
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
