@@ -110,7 +110,7 @@ class Answerer:
                 return
             if cancel is not None and cancel.is_set():
                 return
-            verdict = verify("".join(pieces), evidence, answer_language)
+            verdict = verify("".join(pieces), evidence, answer_language, question)
             timings["generate"] = _ms(generating)
             if verdict.declined:
                 yield "answer", compose.refusal("not_in_passages", self.generator.name)

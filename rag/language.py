@@ -28,8 +28,18 @@ def detect_language(text: str, default: LanguageCode = "fr") -> LanguageCode:
 
 
 def french_share(text: str) -> float:
-    """Confidence that `text` is French, in [0, 1] (used to check a generated answer's language)."""
+    """Confidence that `text` is French, in [0, 1]."""
     for value in _detector().compute_language_confidence_values(text):
-        if value.language is Language.FRENCH:
+        if value.language == Language.FRENCH:
             return float(value.value)
     return 0.0
+
+
+def is_other_language(text: str, language: LanguageCode, confidence: float = 0.75) -> bool:
+    """True when `text` is confidently not in `language`.
+
+    A short answer made of names and figures ("In 2025, OpenAI pays 38 billion.") reads as French
+    about half the time, so only a clear verdict counts as a mismatch.
+    """
+    share = french_share(text)
+    return (1.0 - share if language == "fr" else share) >= confidence

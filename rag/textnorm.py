@@ -9,8 +9,9 @@ from decimal import Decimal, InvalidOperation
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "«": '"', "»": '"', "“": '"', "”": '"'})
 _GUILLEMET_SPACE = re.compile(r"«[\s\u00a0\u202f]+|[\s\u00a0\u202f]+»")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
-# A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768.
-_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
+# A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768,
+# and "14, 000" as small models sometimes write it.
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,? [\u00a0\u202f]?\d{3}|[\u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
 
 
 def fold(text: str) -> str:
@@ -39,7 +40,7 @@ def numbers_in(text: str) -> list[set[Decimal]]:
 
 
 def _readings(token: str) -> set[Decimal]:
-    compact = re.sub(r"[ \u00a0\u202f]", "", token)
+    compact = re.sub(r",?[ \u00a0\u202f]", "", token)
     readings = set()
     for decimal_mark, group_mark in ((",", "."), (".", ",")):
         parts = compact.split(decimal_mark)

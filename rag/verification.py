@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rag.chunking import split_sentences
 from rag.evidence import Evidence
-from rag.language import LanguageCode, detect_language
+from rag.language import LanguageCode, is_other_language
 from rag.prompting import NOT_FOUND
 from rag.textnorm import fold, number_values, numbers_in
 
@@ -43,52 +43,54 @@ class Verdict:
     problem: str | None  # None when the answer may ship; else "language" or "unsupported"
 
 
-def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode) -> Verdict:
-    """Keep valid markers, then demand a citation, cited support for every figure, and the right language."""
+def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, question: str = "") -> Verdict:
+    """Keep valid markers, make each sentence cite the excerpt holding its figures, check the language.
+
+    A figure is supported when a snippet cited by its sentence holds the same value (3,8 = 3.8;
+    14 000 = 14,000) or the question itself states it. A sentence whose figures are in an excerpt it
+    does not cite (or that cites nothing) gets that excerpt's marker: small models often cite the
+    neighbouring excerpt or none at all. A figure found in no excerpt makes the answer unsupported.
+    """
     text = answer.strip()
     if _is_decline(text):
         return Verdict(text, (), True, None)
-    text = _attribute_uncited_sentences(text, evidence)
-    text, cited = _keep_valid_markers(text, len(evidence))
-    if not cited:
-        return Verdict(text, (), False, "unsupported")
-    support = set().union(*(number_values(evidence[n - 1].text) for n in cited))
-    prose = _MARKER.sub(" ", text)
-    if any(not (readings & support) for readings in numbers_in(prose)):
+    text, _ = _keep_valid_markers(text, len(evidence))
+    given = number_values(question)
+    pieces, cursor, supported = [], 0, True
+    for start, end in split_sentences(text):
+        sentence, ok = _support_sentence(text[start:end], evidence, given)
+        pieces.append(text[cursor:start] + sentence)
+        cursor, supported = end, supported and ok
+    text, cited = _keep_valid_markers("".join(pieces) + text[cursor:], len(evidence))
+    if not cited or not supported:
         return Verdict(text, cited, False, "unsupported")
-    if detect_language(prose, default=language) != language:
+    if is_other_language(_MARKER.sub(" ", text), language):
         return Verdict(text, cited, False, "language")
     return Verdict(text, cited, False, None)
 
 
-def _attribute_uncited_sentences(text: str, evidence: Sequence[Evidence]) -> str:
-    """Cite, for each sentence the model left uncited, the excerpt that plainly supports it.
+def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:
+    """The sentence with a marker added where needed, and whether all its figures are supported."""
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+    prose = _MARKER.sub(" ", sentence)
+    figures = [readings for readings in numbers_in(prose) if not readings & given]
+    support = set().union(*(number_values(evidence[n - 1].text) for n in cited)) if cited else set()
+    missing = [readings for readings in figures if not readings & support]
+    if cited and not missing:
+        return sentence, True
+    number = _supporting_excerpt(prose, missing, evidence)
+    if number is None:
+        return sentence, not missing
+    body = sentence.rstrip(".!?… ")
+    return f"{body} [{number}]{sentence[len(body):].strip()}", True
 
-    Small models often answer correctly but forget the [n]. An excerpt qualifies when it holds every
-    figure of the sentence and shares at least two words or names with it; the best-overlapping one wins.
+
+def _supporting_excerpt(prose: str, figures: list[set], evidence: Sequence[Evidence]) -> int | None:
+    """The excerpt holding every one of `figures` that shares the most words with `prose`, if any.
+
+    Without figures to match, an excerpt must share at least two content words to count.
     """
-    pieces = []
-    cursor = 0
-    for start, end in split_sentences(text):
-        sentence = text[start:end]
-        pieces.append(text[cursor:start])
-        cursor = end
-        if _MARKER.search(sentence):
-            pieces.append(sentence)
-            continue
-        number = _supporting_excerpt(sentence, evidence)
-        if number is None:
-            pieces.append(sentence)
-            continue
-        body = sentence.rstrip(".!?… ")
-        pieces.append(f"{body} [{number}]{sentence[len(body):].strip()}")
-    pieces.append(text[cursor:])
-    return "".join(pieces)
-
-
-def _supporting_excerpt(sentence: str, evidence: Sequence[Evidence]) -> int | None:
-    figures = numbers_in(sentence)
-    words = _content_words(sentence)
+    words = _content_words(prose)
     best: tuple[int, int] | None = None
     for number, item in enumerate(evidence, 1):
         available = number_values(item.text)
