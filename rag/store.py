@@ -36,7 +36,7 @@ from rag.errors import IndexIncompatibleError, IndexMissingError
 from rag.language import LanguageCode
 from rag.lexical import LexicalIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the lexical side indexes each chunk with its document's title
 _REBUILD = "run `rag index --rebuild` to rebuild it"
 _KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers that opened it a moment ago
 
@@ -97,6 +97,7 @@ class CorpusIndex:
     lexical: LexicalIndex
     sentences: list[IndexedSentence]
     sentence_embeddings: np.ndarray
+    chunk_sentences: list[tuple[int, int]]  # per chunk, the rows [first, last) of the sentences it overlaps
 
     @classmethod
     def assemble(
@@ -109,10 +110,30 @@ class CorpusIndex:
         sentence_embeddings: np.ndarray,
     ) -> CorpusIndex:
         """Build both search sides from stored parts (they are cheap next to embedding)."""
-        texts = [item.chunk.text for item in chunks]
+        texts = [lexical_text(documents, item.chunk) for item in chunks]
         lexical = LexicalIndex.build(texts, [item.language for item in chunks])
         dense = build_dense_index(embeddings)
-        return cls(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings)
+        spans = sentence_spans(chunks, sentences)
+        return cls(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings, spans)
+
+
+def lexical_text(documents: dict[str, StoredDocument], chunk: Chunk) -> str:
+    """What BM25 sees for a chunk: its document's title, then the chunk (titles name the subject)."""
+    return f"{documents[chunk.doc_id].document.title}\n{chunk.text}"
+
+
+def sentence_spans(chunks: list[IndexedChunk], sentences: list[IndexedSentence]) -> list[tuple[int, int]]:
+    """For each chunk, the contiguous sentence rows that overlap it (both lists are in document order)."""
+    rows_by_doc: dict[str, list[int]] = {}
+    for row, sentence in enumerate(sentences):
+        rows_by_doc.setdefault(sentence.doc_id, []).append(row)
+    spans = []
+    for item in chunks:
+        chunk = item.chunk
+        rows = [row for row in rows_by_doc.get(chunk.doc_id, ())
+                if sentences[row].start < chunk.end and chunk.start < sentences[row].end]
+        spans.append((rows[0], rows[-1] + 1) if rows else (0, 0))
+    return spans
 
 
 def fingerprint(*parts: str) -> str:
@@ -213,7 +234,8 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> CorpusInd
         raise IndexIncompatibleError(
             f"index in {index_dir} is inconsistent (manifest {expected}, files {found}); {_REBUILD}"
         )
-    return CorpusIndex(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings)
+    spans = sentence_spans(chunks, sentences)
+    return CorpusIndex(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings, spans)
 
 
 def _width(matrix: np.ndarray) -> int:

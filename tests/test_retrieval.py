@@ -6,7 +6,6 @@ import pytest
 from seed_ids import AMAZON_100, AMAZON_PLAN, AWS_GROWTH, OPENAI, TRAINIUM
 
 from rag.errors import InvalidInputError
-from rag.retrieval import Retriever
 
 QUESTIONS = [
     ("Combien OpenAI paie-t-il AWS ?", {OPENAI}),
@@ -47,13 +46,20 @@ def test_english_question_finds_french_passage_densely_and_hybrid(seed_corpus):
     assert seed_corpus.retriever.search(question, 1, mode="hybrid")[0].doc_id == OPENAI
 
 
-def test_cross_language_lexical_matches_are_down_weighted(seed_corpus):
-    index = seed_corpus.index
-    dense = [(0, 0.9)]
-    lexical = [(0, 5.0)]
-    same = Retriever._fuse(index, dense, lexical, index.chunks[0].language)
-    other = Retriever._fuse(index, dense, lexical, "en" if index.chunks[0].language == "fr" else "fr")
-    assert same[0] > other[0]
+def test_lexical_matches_count_less_across_languages(tmp_path, keyword_embedder):
+    from rag.corpus import Corpus
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "fr.txt").write_text("La puce Trainium équipe les centres de données d'Amazon depuis cette année.")
+    (folder / "en.txt").write_text("The Trainium chip powers Amazon's data centres since this year.")
+    corpus = Corpus.open(tmp_path / "index", keyword_embedder, missing_ok=True)
+    corpus.sync_paths([folder])
+    assert {item.language for item in corpus.index.chunks} == {"fr", "en"}
+    english = corpus.retriever.search("Where is the Trainium chip used?", 2, language="en")
+    french = corpus.retriever.search("Où la puce Trainium est-elle utilisée ?", 2, language="fr")
+    assert english[0].doc_id == "en" and english[0].score > english[1].score
+    assert french[0].doc_id == "fr" and french[0].score > french[1].score
 
 
 @pytest.mark.parametrize(("query", "k"), [("   ", 5), ("cloud", 0)])
