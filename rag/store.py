@@ -97,7 +97,7 @@ class CorpusIndex:
     lexical: LexicalIndex
     sentences: list[IndexedSentence]
     sentence_embeddings: np.ndarray
-    chunk_sentences: list[tuple[int, int]]  # per chunk, the rows [first, last) of the sentences it overlaps
+    chunk_sentences: SentenceMembership  # which sentence rows each chunk overlaps
 
     @classmethod
     def assemble(
@@ -122,18 +122,34 @@ def lexical_text(documents: dict[str, StoredDocument], chunk: Chunk) -> str:
     return f"{documents[chunk.doc_id].document.title}\n{chunk.text}"
 
 
-def sentence_spans(chunks: list[IndexedChunk], sentences: list[IndexedSentence]) -> list[tuple[int, int]]:
-    """For each chunk, the contiguous sentence rows that overlap it (both lists are in document order)."""
+@dataclass(frozen=True)
+class SentenceMembership:
+    """Chunk i overlaps sentence rows `rows[offsets[i]:offsets[i + 1]]`, laid out for `np.maximum.reduceat`."""
+
+    rows: np.ndarray
+    offsets: np.ndarray
+
+    def best_per_chunk(self, sentence_scores: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence score, in one vectorised pass."""
+        if len(self.offsets) == 0:
+            return np.zeros(0, dtype=sentence_scores.dtype)
+        return np.maximum.reduceat(sentence_scores[self.rows], self.offsets)
+
+
+def sentence_spans(chunks: list[IndexedChunk], sentences: list[IndexedSentence]) -> SentenceMembership:
+    """For each chunk, the sentence rows that overlap it (a chunk always overlaps at least one)."""
     rows_by_doc: dict[str, list[int]] = {}
     for row, sentence in enumerate(sentences):
         rows_by_doc.setdefault(sentence.doc_id, []).append(row)
-    spans = []
+    members: list[int] = []
+    offsets: list[int] = []
     for item in chunks:
         chunk = item.chunk
         rows = [row for row in rows_by_doc.get(chunk.doc_id, ())
                 if sentences[row].start < chunk.end and chunk.start < sentences[row].end]
-        spans.append((rows[0], rows[-1] + 1) if rows else (0, 0))
-    return spans
+        offsets.append(len(members))
+        members.extend(rows or [0])
+    return SentenceMembership(np.array(members, dtype=np.int64), np.array(offsets, dtype=np.int64))
 
 
 def fingerprint(*parts: str) -> str:
