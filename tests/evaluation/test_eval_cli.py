@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from rag.config import Settings
-from rag.evaluation.cli import add_eval_parser
+from rag.cli import main
 
 IDS = "fr-001,en-004,fr-010,en-042"  # three answerable (fact, trap, list), one off-topic
 
 
 def _rag_eval(*argv: str) -> int:
-    """What `rag eval ...` runs once wired into rag/cli.py: parse, then call the handler with settings."""
-    parser = argparse.ArgumentParser(prog="rag")
-    add_eval_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", *argv])
-    return args.handler(args, Settings())
+    """`rag eval ...` exactly as the console script runs it."""
+    return main(["eval", *argv])
 
 
 @pytest.fixture
