@@ -55,6 +55,8 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     if _is_decline(text):
         return Verdict(text, (), True, None)
     text, _ = _keep_valid_markers(text, len(evidence))
+    if _MARKER.sub("", text).rstrip().endswith("?"):
+        return Verdict(text, (), False, "unsupported")  # the question echoed back is no answer
     given = number_values(question)
     pieces, cursor, supported = [], 0, True
     for start, end in split_sentences(text):

@@ -95,3 +95,8 @@ def test_thousands_written_with_comma_and_space_are_read_as_one_number():
 def test_figures_restated_from_the_question_need_no_citation():
     verdict = verify("In 2025, OpenAI pays 38 billion [1].", EVIDENCE, "en", question="What does OpenAI pay in 2025?")
     assert verdict.problem is None
+
+
+def test_an_echoed_question_is_not_an_answer():
+    verdict = verify("La valorisation d'Amazon dépasse-t-elle 3 000 milliards de dollars [1] ?", EVIDENCE, "fr")
+    assert verdict.problem == "unsupported"
