@@ -9,7 +9,6 @@ evidence span overlaps one of the evidence sentences the answer prompt would get
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -22,6 +21,8 @@ from rag.answering import EVIDENCE_SENTENCES  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.documents import load_documents  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
+from rag.evaluation.gold import load_gold  # noqa: E402
+from rag.evaluation.metrics import evidence_recall  # noqa: E402
 from rag.evidence import select_evidence  # noqa: E402
 from rag.indexing import Indexer  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
@@ -32,8 +33,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="96,128,200,256,384")
     parser.add_argument("--overlaps", default="0,40")
     args = parser.parse_args()
-    items = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text().splitlines() if line.strip()]
-    items = [item for item in items if item["answerable"]]
+    items = [item for item in load_gold(ROOT / "eval" / "gold.jsonl") if item.answerable]
     documents = load_documents([ROOT / "seeds"])
     embedder = Embedder.from_settings(Settings())
     print(f"{len(items)} answerable gold questions over {len(documents)} seeds")
@@ -47,21 +47,13 @@ def main() -> None:
             retriever = Retriever(index, embedder)
             hit1 = hit5 = evidence5 = prompt = 0
             for item in items:
-                vector = embedder.embed_queries([item["question"]])[0]
-                hits = retriever.search(item["question"], 5, vector=vector)
+                vector = embedder.embed_queries([item.question])[0]
+                hits = retriever.search(item.question, 5, vector=vector)
                 sentences = select_evidence(index, hits, vector, EVIDENCE_SENTENCES)
-                prompt += any(
-                    found.doc_id == span["doc_id"] and found.start < span["end"] and span["start"] < found.end
-                    for found in sentences
-                    for span in item["evidence"]
-                )
-                hit1 += hits[0].doc_id in item["doc_ids"]
-                hit5 += any(hit.doc_id in item["doc_ids"] for hit in hits)
-                evidence5 += any(
-                    hit.doc_id == span["doc_id"] and hit.start < span["end"] and span["start"] < hit.end
-                    for hit in hits
-                    for span in item["evidence"]
-                )
+                prompt += evidence_recall(sentences, item.evidence) > 0
+                hit1 += hits[0].doc_id in item.doc_ids
+                hit5 += any(hit.doc_id in item.doc_ids for hit in hits)
+                evidence5 += evidence_recall(hits, item.evidence) > 0
             n = len(items)
             rates = " ".join(f"{count / n:>6.3f}" for count in (hit1, hit5, evidence5, prompt))
             print(f"{size:>5} {overlap:>7} {len(index.chunks):>6} {rates}")

@@ -8,7 +8,6 @@ would be wrongly refused and how many unanswerable ones would be caught before g
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from rag.answering import EVIDENCE_SENTENCES, RELEVANCE_THRESHOLD, STRONG_EVIDEN
 from rag.config import Settings  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
+from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evidence import select_evidence  # noqa: E402
 
 
@@ -30,15 +30,15 @@ def main() -> None:
     settings = Settings()
     embedder = Embedder.from_settings(settings)
     corpus = Corpus.open(settings.index_dir, embedder)
-    items = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text().splitlines() if line.strip()]
+    items = load_gold(ROOT / "eval" / "gold.jsonl")
     scores: dict[bool, list[float]] = {True: [], False: []}
     for item in items:
-        vector = embedder.embed_queries([item["question"]])[0]
-        hits = corpus.retriever.search(item["question"], 5, vector=vector)
+        vector = embedder.embed_queries([item.question])[0]
+        hits = corpus.retriever.search(item.question, 5, vector=vector)
         evidence = select_evidence(corpus.index, hits, vector, EVIDENCE_SENTENCES)
         best = evidence[0].score if evidence else 0.0
-        scores[item["answerable"]].append(best)
-        print(f"{item['id']:>8} {'ans' if item['answerable'] else 'NOT':>3} {best:.3f} {item['question'][:70]}")
+        scores[item.answerable].append(best)
+        print(f"{item.id:>8} {'ans' if item.answerable else 'NOT':>3} {best:.3f} {item.question[:70]}")
     for answerable, values in scores.items():
         array = np.array(values)
         label = "answerable" if answerable else "unanswerable"

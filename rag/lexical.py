@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -14,6 +13,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
 
 from rag.language import LanguageCode
+from rag.textnorm import fold
 
 _STEMMERS: dict[LanguageCode, str] = {"fr": "french", "en": "english"}
 # Both lists apply to every text: an English question over French articles must not match on "the"
@@ -27,12 +27,6 @@ def _stemmer(language: LanguageCode) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(_STEMMERS[language])
 
 
-def _fold(text: str) -> str:
-    """Lower-case and strip accents so "Société" and "societe" meet."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
 def analyze(text: str, language: LanguageCode) -> list[str]:
     """Tokens for BM25: folded words, stop words and one-letter elisions dropped, stemmed."""
     words = [
@@ -40,7 +34,7 @@ def analyze(text: str, language: LanguageCode) -> list[str]:
         for word in _WORD.findall(text.casefold())
         if word not in _STOPWORDS and (len(word) > 1 or word.isdigit())
     ]
-    return [_fold(stem) for stem in _stemmer(language).stemWords(words)]
+    return [fold(stem) for stem in _stemmer(language).stemWords(words)]
 
 
 class LexicalIndex:
