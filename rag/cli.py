@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -18,10 +19,13 @@ from rag.config import Settings
 from rag.errors import RagError
 from rag.evaluation.cli import add_eval_parser
 
+if TYPE_CHECKING:
+    from rag.corpus import Corpus
+
 DEFAULT_CORPUS = Path("seeds")
 
 
-def _corpus(settings: Settings, *, missing_ok: bool = False):  # type: ignore[no-untyped-def]
+def _corpus(settings: Settings, *, missing_ok: bool = False) -> Corpus:
     from rag.corpus import Corpus
     from rag.embedding import Embedder
 
