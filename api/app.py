@@ -20,6 +20,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import ask, documents, search, system
 from api.routes.system import STATIC_DIR
 from api.schemas import ErrorOut
+from rag import __version__
 from rag.config import Settings
 from rag.errors import (
     DocumentNotFoundError,
@@ -30,6 +31,7 @@ from rag.errors import (
     ModelUnavailableError,
     RagError,
 )
+from rag.service import Service, open_service
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +53,18 @@ _MAX_REPORTED = 10
 MAX_JSON_BODY_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the embedder, index, generator and answerer load when it starts (lifespan)."""
-    settings = settings if settings is not None else Settings()
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    """Build the app; unless `service` is given already built, the models and index load when it starts."""
+    settings = service.settings if service is not None else settings if settings is not None else Settings()
     app = FastAPI(
         title="rag",
         summary="Questions answered from French news articles, with verbatim cited snippets.",
-        version="0.1.0",
+        version=__version__,
         lifespan=_lifespan,
         responses=_ERROR_RESPONSES,
     )
     app.state.settings = settings
+    app.state.service = service
     app.state.metrics = ApiMetrics()
     for router in (ask.router, search.router, documents.router, system.router):
         app.include_router(router)
@@ -83,24 +86,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the heavy parts once, off the event loop, and keep them in `app.state`."""
+    """Load the heavy parts once, off the event loop, unless they came built; keep them in `app.state`."""
     settings: Settings = app.state.settings
-
-    def load() -> None:
-        from rag.answering import Answerer
-        from rag.corpus import Corpus
-        from rag.embedding import Embedder
-        from rag.generation import load_generator
-
-        embedder = Embedder.from_settings(settings)
-        app.state.corpus = Corpus.open(settings.index_dir, embedder, missing_ok=True)
-        app.state.answerer = Answerer(app.state.corpus, load_generator(settings), settings)
-
-    await run_in_threadpool(load)
-    index = app.state.corpus.index
+    if app.state.service is None:
+        app.state.service = await run_in_threadpool(open_service, settings, missing_ok=True)
+    service: Service = app.state.service
+    snapshot = service.corpus.snapshot
     log.info(
         "serving %d documents (%d chunks) from %s; answers by %s",
-        len(index.documents), len(index.chunks), settings.index_dir, app.state.answerer.model_name,
+        len(snapshot.documents), len(snapshot.chunks), settings.index_dir, service.answerer.model_name,
     )
     yield
 

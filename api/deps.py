@@ -18,7 +18,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.metrics import ApiMetrics
 from api.schemas import DocumentIn
-from rag.answering import Answerer
+from rag.answerer import Answerer
 from rag.config import Settings
 from rag.corpus import Corpus
 from rag.documents import ACCEPTED_SUFFIXES, Document, parse_document, validate_doc_id
@@ -36,11 +36,11 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_corpus(request: Request) -> Corpus:
-    return request.app.state.corpus
+    return request.app.state.service.corpus
 
 
 def get_answerer(request: Request) -> Answerer:
-    return request.app.state.answerer
+    return request.app.state.service.answerer
 
 
 def get_metrics(request: Request) -> ApiMetrics:

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from rag.answer import Answer
-from rag.answering import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.answer_types import AbstainReason, Answer, Sources
+from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.indexing import IndexReport
+from rag.language import LanguageChoice, LanguageCode
 from rag.retrieval import Hit
 from rag.store import CorpusIndex, StoredDocument
 
@@ -26,7 +27,7 @@ class AskRequest(_Request):
     """A question for `POST /ask` and `POST /ask/stream`."""
 
     question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
-    language: Literal["auto", "fr", "en"] = Field("auto", description="Answer language; auto follows the question.")
+    language: LanguageChoice = Field("auto", description="Answer language; auto follows the question.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages retrieved before picking evidence.")
 
 
@@ -63,9 +64,9 @@ class AnswerOut(BaseModel):
     """The library's `Answer`, field for field."""
 
     answer: str
-    language: Literal["fr", "en"]
+    language: LanguageCode
     abstained: bool
-    abstain_reason: Literal["no_relevant_passage", "not_in_passages", "unsupported_after_check"] | None
+    abstain_reason: AbstainReason | None
     citations: list[CitationOut]
     related: list[CitationOut]
     model: str
@@ -74,6 +75,18 @@ class AnswerOut(BaseModel):
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
         return cls.model_validate(asdict(answer))
+
+
+class SourcesOut(BaseModel):
+    """The `sources` event of `POST /ask/stream`: the evidence the model reads, before any token."""
+
+    language: LanguageCode = Field(description="The language the answer will be written in.")
+    passages: list[CitationOut] = Field(description="Numbered as the model sees them; the answer cites some.")
+    retrieve_ms: float
+
+    @classmethod
+    def of(cls, sources: Sources) -> SourcesOut:
+        return cls.model_validate(asdict(sources))
 
 
 class HitOut(BaseModel):
@@ -120,7 +133,7 @@ class DocumentSummary(BaseModel):
     @classmethod
     def listing(cls, index: CorpusIndex) -> list[DocumentSummary]:
         """Every document of one snapshot, sorted by id."""
-        counts = chunk_counts(index)
+        counts = index.chunk_counts
         return [cls.of(stored, counts.get(doc_id, 0)) for doc_id, stored in sorted(index.documents.items())]
 
 
@@ -178,14 +191,6 @@ class Health(BaseModel):
     chunks: int
     embedding_model: str
     generator: str
-
-
-def chunk_counts(index: CorpusIndex) -> dict[str, int]:
-    """How many chunks each document of a snapshot has."""
-    counts: dict[str, int] = {}
-    for item in index.chunks:
-        counts[item.chunk.doc_id] = counts.get(item.chunk.doc_id, 0) + 1
-    return counts
 
 
 class ErrorOut(BaseModel):

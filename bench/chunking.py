@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.answering import EVIDENCE_SENTENCES  # noqa: E402
+from rag.answerer import EVIDENCE_SENTENCES  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.documents import load_documents  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
@@ -25,7 +25,7 @@ from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evaluation.metrics import evidence_recall  # noqa: E402
 from rag.evidence import select_evidence  # noqa: E402
 from rag.indexing import Indexer  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
+from rag.retrieval import retrieve  # noqa: E402
 
 
 def main() -> None:
@@ -44,12 +44,10 @@ def main() -> None:
                 continue
             indexer = Indexer(embedder, chunk_tokens=size, overlap_tokens=overlap)
             index, _ = indexer.sync(indexer.empty(), documents, "file")
-            retriever = Retriever(index, embedder)
             hit1 = hit5 = evidence5 = prompt = 0
             for item in items:
-                vector = embedder.embed_queries([item.question])[0]
-                hits = retriever.search(item.question, 5, vector=vector)
-                sentences = select_evidence(index, hits, vector, EVIDENCE_SENTENCES)
+                hits = retrieve(index, item.question, lambda text: embedder.embed_queries([text])[0], 5)
+                sentences = select_evidence(hits, EVIDENCE_SENTENCES)
                 prompt += evidence_recall(sentences, item.evidence) > 0
                 hit1 += hits[0].doc_id in item.doc_ids
                 hit5 += any(hit.doc_id in item.doc_ids for hit in hits)

@@ -18,24 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.answering import EVIDENCE_SENTENCES, RELEVANCE_THRESHOLD, STRONG_EVIDENCE_THRESHOLD  # noqa: E402
+from rag.answerer import EVIDENCE_SENTENCES, RELEVANCE_THRESHOLD, STRONG_EVIDENCE_THRESHOLD  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.corpus import Corpus  # noqa: E402
-from rag.embedding import Embedder  # noqa: E402
 from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evidence import select_evidence  # noqa: E402
+from rag.service import open_corpus  # noqa: E402
 
 
 def main() -> None:
-    settings = Settings()
-    embedder = Embedder.from_settings(settings)
-    corpus = Corpus.open(settings.index_dir, embedder)
+    corpus = open_corpus(Settings())
     items = load_gold(ROOT / "eval" / "gold.jsonl")
     scores: dict[bool, list[float]] = {True: [], False: []}
     for item in items:
-        vector = embedder.embed_queries([item.question])[0]
-        hits = corpus.retriever.search(item.question, 5, vector=vector)
-        evidence = select_evidence(corpus.index, hits, vector, EVIDENCE_SENTENCES)
+        evidence = select_evidence(corpus.search(item.question, 5), EVIDENCE_SENTENCES)
         best = evidence[0].score if evidence else 0.0
         scores[item.answerable].append(best)
         print(f"{item.id:>8} {'ans' if item.answerable else 'NOT':>3} {best:.3f} {item.question[:70]}")

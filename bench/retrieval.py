@@ -35,6 +35,7 @@ from rag.evaluation.piaf import (  # noqa: E402
     MRR_CUTOFF,
     RECALL_KS,
     PiafQuestion,
+    default_index_dir,
     index_piaf,
     load_piaf,
     rank_documents,
@@ -42,8 +43,10 @@ from rag.evaluation.piaf import (  # noqa: E402
 )
 from rag.generation import load_generator  # noqa: E402
 from rag.generation.base import generate  # noqa: E402
+from rag.retrieval import Mode  # noqa: E402
+from rag.service import open_corpus  # noqa: E402
 
-MODES = ("lexical", "dense", "hybrid")
+MODES: tuple[Mode, ...] = ("lexical", "dense", "hybrid")
 
 
 def scores(questions: list[PiafQuestion], rankings: list[list[str]]) -> dict[str, float]:
@@ -65,7 +68,7 @@ def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
 
 def throughput(embedder: Embedder, corpus: Corpus, count: int = 128) -> float:
     """Passage chunks embedded per second, on real PIAF chunks."""
-    texts = [item.chunk.text for item in corpus.index.chunks[:count]]
+    texts = [item.chunk.text for item in corpus.snapshot.chunks[:count]]
     started = time.perf_counter()
     embedder.embed_passages(texts)
     return len(texts) / (time.perf_counter() - started)
@@ -76,7 +79,7 @@ def latency_ms(corpus: Corpus, questions: list[PiafQuestion], count: int = 200) 
     timings = []
     for question in questions[:count]:
         started = time.perf_counter()
-        corpus.retriever.search(question.question, 20)
+        corpus.search(question.question, 20)
         timings.append((time.perf_counter() - started) * 1000)
     return float(np.percentile(timings, 50)), float(np.percentile(timings, 95))
 
@@ -106,22 +109,23 @@ def english_questions(questions: list[PiafQuestion], cache: Path, settings: Sett
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=ROOT / DEFAULT_DATASET)
-    parser.add_argument("--index-dir", type=Path, default=Path.home() / ".cache" / "rag" / "eval" / "piaf-index")
+    parser.add_argument("--index-dir", type=Path, help="PIAF index folder (default: under RAG_CACHE_DIR)")
     parser.add_argument("--limit", type=int, default=None, help="French questions to score (default: all)")
     parser.add_argument("--english", type=int, default=0, help="also score N questions translated into English")
     args = parser.parse_args()
 
     settings = Settings()
+    index_dir = args.index_dir or default_index_dir(settings)
     embedder = Embedder.from_settings(settings)
     dataset = load_piaf(args.dataset)
-    corpus = Corpus.open(args.index_dir, embedder, missing_ok=True)
+    corpus = open_corpus(settings, embedder=embedder, index_dir=index_dir, missing_ok=True)
     report = index_piaf(corpus, dataset)
     print(f"PIAF index: {report.documents} paragraphs, {report.chunks} chunks "
-          f"({report.embedded_texts} texts embedded in {report.seconds:.1f} s) in {args.index_dir}")
+          f"({report.embedded_texts} texts embedded in {report.seconds:.1f} s) in {index_dir}")
     print(f"embedding throughput: {throughput(embedder, corpus):.1f} chunks/s")
 
     questions = sample(dataset.questions, args.limit)
-    rankings = rank_documents(corpus.retriever, questions, modes=MODES)
+    rankings = rank_documents(corpus, questions, modes=MODES)
     rows = {"BM25 reference (README)": dict(BM25_REFERENCE)}
     rows.update({mode: scores(questions, rankings[mode]) for mode in MODES})
     print_table(f"French questions (n={len(questions)})", rows)
@@ -129,15 +133,15 @@ def main() -> None:
     print(f"\nhybrid query latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
     if args.english:
-        english = english_questions(sample(dataset.questions, args.english), args.index_dir.parent / "piaf-en.json",
+        english = english_questions(sample(dataset.questions, args.english), index_dir.parent / "piaf-en.json",
                                     settings)
         rows = {}
         shipped = retrieval.CROSS_LANGUAGE_LEXICAL_FACTOR
         for label, factor in (("hybrid (shipped)", shipped), ("hybrid, language-blind", 1.0)):
             retrieval.CROSS_LANGUAGE_LEXICAL_FACTOR = factor
-            rankings = rank_documents(corpus.retriever, english, modes=("hybrid",))
+            rankings = rank_documents(corpus, english, modes=("hybrid",))
             rows[label] = scores(english, rankings["hybrid"])
-        for mode, ranking in rank_documents(corpus.retriever, english, modes=("lexical", "dense")).items():
+        for mode, ranking in rank_documents(corpus, english, modes=("lexical", "dense")).items():
             rows[mode] = scores(english, ranking)
         print_table(f"English questions over French paragraphs (n={len(english)})", rows)
 

@@ -1,4 +1,4 @@
-"""The live corpus: one loaded index snapshot that readers share and writers replace atomically."""
+"""The live corpus: the one owner of the loaded index snapshot, which readers share and writers replace."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag.documents import Document, load_documents
 from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError
 from rag.indexing import Indexer, IndexReport
-from rag.retrieval import Retriever
+from rag.language import LanguageCode
+from rag.retrieval import Hit, Mode, retrieve
 from rag.store import CorpusIndex, StoredDocument, load_index, save_index, write_lock
 
 if TYPE_CHECKING:
@@ -21,15 +24,15 @@ API_ORIGIN = "api"  # documents posted over HTTP: kept until deleted over HTTP
 
 
 class Corpus:
-    """Holds the index and its retriever; every write goes to disk first, then swaps in memory.
+    """Owns the live index snapshot; every write goes to disk first, then swaps the snapshot in memory.
 
     Reads never wait for writes: a search uses whichever snapshot was live when it started.
     """
 
     def __init__(self, index_dir: Path, indexer: Indexer, index: CorpusIndex) -> None:
         self.index_dir = index_dir
-        self.indexer = indexer
-        self.retriever = Retriever(index, indexer.embedder)
+        self._indexer = indexer
+        self._snapshot = index
         self._lock = threading.Lock()
         self._generation = _live_generation(index_dir)
 
@@ -61,14 +64,31 @@ class Corpus:
         return corpus
 
     @property
-    def index(self) -> CorpusIndex:
-        """The live snapshot."""
-        return self.retriever.index
+    def snapshot(self) -> CorpusIndex:
+        """The live snapshot (immutable): read it once when several reads must agree."""
+        return self._snapshot
+
+    @property
+    def model_id(self) -> str:
+        """The embedding model the index was built with and queries are embedded by."""
+        return self._indexer.embedder.model_id
+
+    def search(
+        self, query: str, k: int = 5, *, language: LanguageCode | None = None, mode: Mode = "hybrid"
+    ) -> list[Hit]:
+        """The k best chunks for `query` in the live snapshot, each with its scored sentences."""
+        # One snapshot for the whole query, even if a writer swaps in a new one meanwhile.
+        snapshot = self._snapshot
+        return retrieve(snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode)
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Query vectors as `search` makes them, for benchmarks that embed many questions in batches."""
+        return self._indexer.embedder.embed_queries(queries)
 
     def document(self, doc_id: str) -> StoredDocument:
         """One stored document, or DocumentNotFoundError."""
         try:
-            return self.index.documents[doc_id]
+            return self._snapshot.documents[doc_id]
         except KeyError:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}") from None
 
@@ -76,27 +96,27 @@ class Corpus:
         """Make the file documents exactly those under `paths` (added, changed, removed)."""
         documents = load_documents(paths)
         return self._write(
-            lambda previous: self.indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
+            lambda previous: self._indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
         )
 
     def upsert(self, documents: Sequence[Document]) -> IndexReport:
         """Add or replace documents posted over HTTP."""
-        return self._write(lambda previous: self.indexer.upsert(previous, documents, API_ORIGIN))
+        return self._write(lambda previous: self._indexer.upsert(previous, documents, API_ORIGIN))
 
     def delete(self, doc_id: str) -> IndexReport:
         """Remove one document from both search sides."""
         self.document(doc_id)
-        return self._write(lambda previous: self.indexer.remove(previous, [doc_id]))
+        return self._write(lambda previous: self._indexer.remove(previous, [doc_id]))
 
     def _write(self, change: Callable[[CorpusIndex], tuple[CorpusIndex, IndexReport]]) -> IndexReport:
         with self._lock, write_lock(self.index_dir):
-            previous = self.index
+            previous = self._snapshot
             if _live_generation(self.index_dir) != self._generation:
-                previous = load_index(self.index_dir, self.indexer.embedder.model_id)  # another process wrote
+                previous = load_index(self.index_dir, self.model_id)  # another process wrote
             index, report = change(previous)
             if report.changed or _live_generation(self.index_dir) is None:
                 self._generation = save_index(index, self.index_dir).name
-            self.retriever.index = index
+            self._snapshot = index
             return report
 
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunking import split_sentences
 from rag.errors import InvalidInputError
+from rag.sentences import split_sentences
 
 ACCEPTED_SUFFIXES = (".txt", ".md")
 TITLE_MAX_CHARS = 100

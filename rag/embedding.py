@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.errors import ModelUnavailableError
-from rag.models.embedder import FOLDER_NAME, read_provenance
+from rag.provisioning.embedding_model import FOLDER_NAME, read_provenance
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.chunking import Chunker, split_sentences
+from rag.chunking import Chunker
 from rag.documents import Document
 from rag.language import detect_language
+from rag.sentences import split_sentences
 from rag.store import (
     FORMAT_VERSION,
     CorpusIndex,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
+from typing import Literal, get_args
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
 LanguageCode = Literal["fr", "en"]
-LANGUAGES: tuple[LanguageCode, ...] = ("fr", "en")
+LANGUAGES: tuple[LanguageCode, ...] = get_args(LanguageCode)
+# What a caller may ask for: one of the languages, or "auto" to answer in the question's language.
+LanguageChoice = Literal["auto", "fr", "en"]
+LANGUAGE_CHOICES: tuple[LanguageChoice, ...] = get_args(LanguageChoice)
 _CODES: dict[Language, LanguageCode] = {Language.FRENCH: "fr", Language.ENGLISH: "en"}
 
 
@@ -43,3 +46,8 @@ def is_other_language(text: str, language: LanguageCode, confidence: float = 0.7
     """
     share = french_share(text)
     return (1.0 - share if language == "fr" else share) >= confidence
+
+
+def answer_language(question: str, choice: LanguageChoice) -> LanguageCode:
+    """The language to answer in: the caller's choice, or the question's own for "auto"."""
+    return detect_language(question) if choice == "auto" else choice

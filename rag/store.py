@@ -21,9 +21,11 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,11 @@ class CorpusIndex:
         spans = sentence_spans(chunks, sentences)
         return cls(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings, spans)
 
+    @cached_property
+    def chunk_counts(self) -> dict[str, int]:
+        """How many chunks each document has (computed once per snapshot)."""
+        return dict(Counter(item.chunk.doc_id for item in self.chunks))
+
 
 def lexical_text(documents: dict[str, StoredDocument], chunk: Chunk) -> str:
     """What BM25 sees for a chunk: its document's title, then the chunk (titles name the subject)."""
@@ -128,6 +135,11 @@ class SentenceMembership:
 
     rows: np.ndarray
     offsets: np.ndarray
+
+    def members(self, chunk: int) -> np.ndarray:
+        """The sentence rows chunk `chunk` overlaps, in document order."""
+        end = self.offsets[chunk + 1] if chunk + 1 < len(self.offsets) else len(self.rows)
+        return self.rows[self.offsets[chunk] : end]
 
     def best_per_chunk(self, sentence_scores: np.ndarray) -> np.ndarray:
         """Each chunk's best sentence score, in one vectorised pass."""

@@ -6,13 +6,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.chunking import split_sentences
-from rag.evidence import Evidence
+from rag.answer_types import CITATION_MARKER, marker_numbers
 from rag.language import LanguageCode, is_other_language
 from rag.prompting import NOT_FOUND
+from rag.retrieval import Evidence
+from rag.sentences import split_sentences
 from rag.textnorm import fold, number_values, numbers_in
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # What a small model writes instead of the sentinel when it declines.
 _DECLINES = (
     NOT_FOUND.casefold(),
@@ -55,7 +55,7 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     if _is_decline(text):
         return Verdict(text, (), True, None)
     text, _ = _keep_valid_markers(text, len(evidence))
-    if _MARKER.sub("", text).rstrip().endswith("?"):
+    if CITATION_MARKER.sub("", text).rstrip().endswith("?"):
         return Verdict(text, (), False, "unsupported")  # the question echoed back is no answer
     given = number_values(question)
     pieces, cursor, supported = [], 0, True
@@ -66,15 +66,15 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     text, cited = _keep_valid_markers("".join(pieces) + text[cursor:], len(evidence))
     if not cited or not supported:
         return Verdict(text, cited, False, "unsupported")
-    if is_other_language(_MARKER.sub(" ", text), language):
+    if is_other_language(CITATION_MARKER.sub(" ", text), language):
         return Verdict(text, cited, False, "language")
     return Verdict(text, cited, False, None)
 
 
 def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:
     """The sentence with a marker added where needed, and whether all its figures are supported."""
-    cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
-    prose = _MARKER.sub(" ", sentence)
+    cited = [number for match in CITATION_MARKER.finditer(sentence) for number in marker_numbers(match)]
+    prose = CITATION_MARKER.sub(" ", sentence)
     figures = [readings for readings in numbers_in(prose) if not readings & given]
     support = set().union(*(number_values(evidence[n - 1].text) for n in cited)) if cited else set()
     missing = [readings for readings in figures if not readings & support]
@@ -114,15 +114,15 @@ def _keep_valid_markers(text: str, count: int) -> tuple[str, tuple[int, ...]]:
     cited: list[int] = []
 
     def replace(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1)) if 1 <= int(n) <= count]
+        numbers = [n for n in marker_numbers(match) if 1 <= n <= count]
         cited.extend(n for n in numbers if n not in cited)
         return "".join(f"[{n}]" for n in numbers)
 
-    text = _MARKER.sub(replace, text)
+    text = CITATION_MARKER.sub(replace, text)
     text = re.sub(r"[ \t]{2,}", " ", text)
     return re.sub(r" +([.,])", r"\1", text).strip(), tuple(dict.fromkeys(cited))
 
 
 def _is_decline(text: str) -> bool:
     folded = fold(text)
-    return not folded or any(phrase in folded for phrase in _DECLINES) and not _MARKER.search(text)
+    return not folded or any(phrase in folded for phrase in _DECLINES) and not CITATION_MARKER.search(text)

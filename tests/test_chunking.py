@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import Chunk, Chunker, split_sentences
+from rag.chunking import Chunk, Chunker
 from rag.documents import Document, load_documents
 from rag.errors import InvalidInputError
+from rag.sentences import split_sentences
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 E5_TOKENIZER = Path.home() / ".cache" / "rag" / "multilingual-e5-small"

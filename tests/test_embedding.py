@@ -17,7 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
-from rag.models import embedder as provisioning
+from rag.provisioning import embedding_model as provisioning
 
 USER_CACHE = Path.home() / ".cache" / "rag"
 

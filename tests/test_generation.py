@@ -28,7 +28,7 @@ from rag.generation import generate, load_generator
 from rag.generation.base import Generator
 from rag.generation.local import LocalGenerator
 from rag.generation.openai import OpenAIGenerator
-from rag.models.generator import (
+from rag.provisioning.generator_model import (
     GGUF_FILENAME,
     GGUF_SHA256,
     GGUF_SIZE,

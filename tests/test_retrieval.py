@@ -26,15 +26,15 @@ QUESTIONS = [
 
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS, ids=[q for q, _ in QUESTIONS])
 def test_right_article_is_the_top_hit(seed_corpus, question, expected):
-    hits = seed_corpus.retriever.search(question, 5)
+    hits = seed_corpus.search(question, 5)
     assert hits[0].doc_id in expected, [hit.doc_id for hit in hits]
 
 
 def test_hits_carry_exact_offsets_and_titles(seed_corpus):
-    hits = seed_corpus.retriever.search("Trainium", 5)
+    hits = seed_corpus.search("Trainium", 5)
     assert len(hits) == 5
     for hit in hits:
-        document = seed_corpus.index.documents[hit.doc_id].document
+        document = seed_corpus.snapshot.documents[hit.doc_id].document
         assert document.text[hit.start : hit.end] == hit.text
         assert hit.title == document.title
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
@@ -42,8 +42,8 @@ def test_hits_carry_exact_offsets_and_titles(seed_corpus):
 
 def test_english_question_finds_french_passage_densely_and_hybrid(seed_corpus):
     question = "Who signed a seven-year agreement with Amazon Web Services for access to GPUs?"
-    assert seed_corpus.retriever.search(question, 1, mode="dense")[0].doc_id == OPENAI
-    assert seed_corpus.retriever.search(question, 1, mode="hybrid")[0].doc_id == OPENAI
+    assert seed_corpus.search(question, 1, mode="dense")[0].doc_id == OPENAI
+    assert seed_corpus.search(question, 1, mode="hybrid")[0].doc_id == OPENAI
 
 
 def test_lexical_matches_count_less_across_languages(tmp_path, keyword_embedder):
@@ -55,9 +55,9 @@ def test_lexical_matches_count_less_across_languages(tmp_path, keyword_embedder)
     (folder / "en.txt").write_text("The Trainium chip powers Amazon's data centres since this year.")
     corpus = Corpus.open(tmp_path / "index", keyword_embedder, missing_ok=True)
     corpus.sync_paths([folder])
-    assert {item.language for item in corpus.index.chunks} == {"fr", "en"}
-    english = corpus.retriever.search("Where is the Trainium chip used?", 2, language="en")
-    french = corpus.retriever.search("Où la puce Trainium est-elle utilisée ?", 2, language="fr")
+    assert {item.language for item in corpus.snapshot.chunks} == {"fr", "en"}
+    english = corpus.search("Where is the Trainium chip used?", 2, language="en")
+    french = corpus.search("Où la puce Trainium est-elle utilisée ?", 2, language="fr")
     assert english[0].doc_id == "en" and english[0].score > english[1].score
     assert french[0].doc_id == "fr" and french[0].score > french[1].score
 
@@ -65,11 +65,11 @@ def test_lexical_matches_count_less_across_languages(tmp_path, keyword_embedder)
 @pytest.mark.parametrize(("query", "k"), [("   ", 5), ("cloud", 0)])
 def test_bad_queries_are_refused(seed_corpus, query, k):
     with pytest.raises(InvalidInputError):
-        seed_corpus.retriever.search(query, k)
+        seed_corpus.search(query, k)
 
 
 def test_empty_index_returns_nothing(tmp_path, embedder):
     from rag.corpus import Corpus
 
     corpus = Corpus.open(tmp_path / "empty", embedder, missing_ok=True)
-    assert corpus.retriever.search("cloud", 5) == []
+    assert corpus.search("cloud", 5) == []

@@ -39,11 +39,11 @@ def corpus(tmp_path, keyword_embedder) -> Corpus:
 def test_round_trip_keeps_offsets_exact(corpus, keyword_embedder):
     loaded = load_index(corpus.index_dir, keyword_embedder.model_id)
     assert set(loaded.documents) == set(ARTICLES)
-    assert len(loaded.chunks) == len(corpus.index.chunks) >= 3
+    assert len(loaded.chunks) == len(corpus.snapshot.chunks) >= 3
     for item in loaded.chunks:
         text = loaded.documents[item.chunk.doc_id].document.text
         assert text[item.chunk.start : item.chunk.end] == item.chunk.text
-    np.testing.assert_allclose(loaded.embeddings, corpus.index.embeddings)
+    np.testing.assert_allclose(loaded.embeddings, corpus.snapshot.embeddings)
     assert len(loaded.sentences) == 6
 
 
@@ -62,14 +62,14 @@ def test_adding_one_article_embeds_only_its_text(corpus, keyword_embedder, tmp_p
     report = corpus.sync_paths([tmp_path / "articles"])
     assert report.added == ("openai",)
     assert keyword_embedder.embedded and all("OpenAI" in t or "contrat" in t for t in keyword_embedder.embedded)
-    assert corpus.retriever.search("openai", 1)[0].doc_id == "openai"
+    assert corpus.search("openai", 1)[0].doc_id == "openai"
 
 
 def test_removed_article_disappears_from_results(corpus, tmp_path):
     (tmp_path / "articles" / "puces.txt").unlink()
     report = corpus.sync_paths([tmp_path / "articles"])
     assert report.removed == ("puces",)
-    assert all(hit.doc_id != "puces" for hit in corpus.retriever.search("puces nvidia", 5))
+    assert all(hit.doc_id != "puces" for hit in corpus.search("puces nvidia", 5))
     assert "puces" not in load_index(corpus.index_dir).documents
 
 
@@ -82,8 +82,8 @@ def test_crash_mid_write_leaves_previous_index_usable(corpus, tmp_path, monkeypa
     with pytest.raises(OSError):
         corpus.sync_paths([tmp_path / "articles"])
     reopened = Corpus.open(corpus.index_dir, keyword_embedder)
-    assert set(reopened.index.documents) == set(ARTICLES)
-    assert reopened.retriever.search("puces", 1)[0].doc_id == "puces"
+    assert set(reopened.snapshot.documents) == set(ARTICLES)
+    assert reopened.search("puces", 1)[0].doc_id == "puces"
     monkeypatch.undo()
     Corpus.open(corpus.index_dir, keyword_embedder).sync_paths([tmp_path / "articles"])
     leftovers = [p.name for p in (corpus.index_dir / "generations").iterdir() if p.name.startswith(".tmp-")]
@@ -115,7 +115,7 @@ def test_rebuild_recovers_a_damaged_index_and_keeps_posted_documents(corpus, key
     corpus.upsert([Document("posted", "Posté", "OpenAI et le cloud.")])
     live = (corpus.index_dir / "current").resolve()
     rebuilt = Corpus.rebuild(corpus.index_dir, keyword_embedder)
-    assert "posted" in rebuilt.index.documents
+    assert "posted" in rebuilt.snapshot.documents
     (live.parent / rebuilt._generation / "embeddings.npy").write_bytes(b"garbage")
     recovered = Corpus.rebuild(corpus.index_dir, keyword_embedder)
     recovered.sync_paths([tmp_path / "articles"])
@@ -129,5 +129,5 @@ def test_missing_index_is_a_clear_error(tmp_path, keyword_embedder):
 
 def test_delete_removes_from_both_sides(corpus):
     corpus.delete("emplois")
-    hits = corpus.retriever.search("emplois", 5, mode="lexical") + corpus.retriever.search("emplois", 5, mode="dense")
+    hits = corpus.search("emplois", 5, mode="lexical") + corpus.search("emplois", 5, mode="dense")
     assert all(hit.doc_id != "emplois" for hit in hits)

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,9 +15,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import AnswererDep, AskAccess, MetricsDep
 from api.metrics import ApiMetrics
-from api.schemas import AnswerOut, AskRequest
-from rag.answer import Answer
-from rag.answering import Answerer
+from api.schemas import AnswerOut, AskRequest, SourcesOut
+from rag.answer_types import AnswerEvent, Final, Sources, Token
+from rag.answerer import Answerer
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,10 @@ router = APIRouter(tags=["questions"])
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "`text/event-stream`: `token` events (`{\"text\": piece}`) while the model writes, "
-        "then one `answer` event (the same object as `POST /ask`), then `done`. "
-        "A failure after the stream has started arrives as an `error` event (`{\"detail\": ...}`).",
+        "description": "`text/event-stream`: one `sources` event (the evidence being read, as soon as retrieval "
+        "is done), `token` events (`{\"text\": piece}`) while the model writes, then one `answer` event (the "
+        "same object as `POST /ask`), then `done`. A failure after the stream has started arrives as an "
+        "`error` event (`{\"detail\": ...}`).",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -55,7 +57,19 @@ async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, 
     return EventSourceResponse(stream.events(first), ping=10)
 
 
-_END = ("end", None)
+@dataclass(frozen=True)
+class _Failed:
+    """The producer thread raised: the event loop answers with the right shape."""
+
+    error: Exception
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """The producer thread is done (the answer was sent, or it was cancelled)."""
+
+
+_Item = AnswerEvent | _Failed | _Ended
 
 
 class _AnswerStream:
@@ -65,7 +79,7 @@ class _AnswerStream:
         self.cancel = threading.Event()
         self.metrics = metrics
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         metrics.generating.inc()
         threading.Thread(target=self._produce, args=(answerer, body), name="rag-answer-stream", daemon=True).start()
 
@@ -81,45 +95,47 @@ class _AnswerStream:
                 if isinstance(events, Generator):
                     events.close()  # stops the model at once instead of when the generator is collected
         except Exception as error:  # handed to the event loop, which answers with the right shape
-            self._put(("error", error))
+            self._put(_Failed(error))
         finally:
             self.metrics.generating.dec()
-            self._put(_END)
+            self._put(_Ended())
 
-    def _put(self, item: tuple[str, Any]) -> None:
+    def _put(self, item: _Item) -> None:
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the loop is closed: the server stopped, nobody is listening
             self.cancel.set()
 
-    async def first(self, request: Request) -> tuple[str, Any] | None:
+    async def first(self, request: Request) -> _Item | None:
         """The first event; None (and generation cancelled) if the client leaves before it comes."""
         getting = asyncio.ensure_future(self._queue.get())
         while True:
             done, _ = await asyncio.wait({getting}, timeout=_DISCONNECT_POLL_S)
             if done:
                 item = getting.result()
-                if item[0] == "error":
-                    raise item[1]
+                if isinstance(item, _Failed):
+                    raise item.error
                 return item
             if await request.is_disconnected():
                 getting.cancel()
                 self.cancel.set()
                 return None
 
-    async def events(self, first: tuple[str, Any]) -> AsyncIterator[ServerSentEvent]:
-        """token* answer done, as SSE; `error` replaces the rest if something fails mid-stream."""
+    async def events(self, first: _Item) -> AsyncIterator[ServerSentEvent]:
+        """sources token* answer done, as SSE; `error` replaces the rest if something fails mid-stream."""
         try:
             item = first
-            while item is not _END:
-                kind, payload = item
-                if kind == "error":
-                    raise payload
-                if kind == "token":
-                    yield ServerSentEvent(event="token", data=json.dumps({"text": payload}, ensure_ascii=False))
-                elif kind == "answer" and isinstance(payload, Answer):
-                    self.metrics.record_answer(payload)
-                    yield ServerSentEvent(event="answer", data=AnswerOut.of(payload).model_dump_json())
+            while not isinstance(item, _Ended):
+                match item:
+                    case _Failed(error):
+                        raise error
+                    case Sources():
+                        yield ServerSentEvent(event="sources", data=SourcesOut.of(item).model_dump_json())
+                    case Token(text):
+                        yield ServerSentEvent(event="token", data=json.dumps({"text": text}, ensure_ascii=False))
+                    case Final(answer):
+                        self.metrics.record_answer(answer)
+                        yield ServerSentEvent(event="answer", data=AnswerOut.of(answer).model_dump_json())
                 item = await self._queue.get()
             yield ServerSentEvent(event="done", data="{}")
         except RagError as error:

@@ -13,7 +13,6 @@ from api.schemas import (
     DocumentSummary,
     DocumentWritten,
     IndexingOut,
-    chunk_counts,
 )
 
 router = APIRouter(prefix="/documents", tags=["documents"])
@@ -44,25 +43,23 @@ _UPLOAD_BODY = {
 @router.get("")
 def list_documents(corpus: CorpusDep) -> list[DocumentSummary]:
     """Every indexed document, sorted by id, without its text."""
-    return DocumentSummary.listing(corpus.index)
+    return DocumentSummary.listing(corpus.snapshot)
 
 
 @router.get("/{doc_id}")
 def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
     """One document with its cleaned text, the reference for every `start`/`end` offset."""
-    index = corpus.index
-    stored = corpus.document(doc_id)
-    return DocumentDetail.of(stored, chunk_counts(index).get(doc_id, 0))
+    snapshot = corpus.snapshot
+    return DocumentDetail.of(corpus.document(doc_id), snapshot.chunk_counts.get(doc_id, 0))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAccess], openapi_extra=_UPLOAD_BODY)
 async def add_document(document: DocumentUpload, corpus: CorpusDep) -> DocumentWritten:
     """Add or replace one document (JSON or a `.txt`/`.md` upload); it is searchable once this returns."""
     report = await run_in_threadpool(corpus.upsert, [document])
-    index = corpus.index
-    stored = corpus.document(document.doc_id)
+    snapshot = corpus.snapshot
     return DocumentWritten(
-        document=DocumentSummary.of(stored, chunk_counts(index).get(document.doc_id, 0)),
+        document=DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunk_counts.get(document.doc_id, 0)),
         indexed=IndexingOut.of(report),
     )
 

@@ -23,12 +23,12 @@ router = APIRouter()
 @router.get("/health", tags=["service"])
 def health(corpus: CorpusDep, answerer: AnswererDep) -> Health:
     """Liveness and what is being served."""
-    index = corpus.index
+    snapshot = corpus.snapshot
     return Health(
         status="ok",
-        documents=len(index.documents),
-        chunks=len(index.chunks),
-        embedding_model=corpus.indexer.embedder.model_id,
+        documents=len(snapshot.documents),
+        chunks=len(snapshot.chunks),
+        embedding_model=corpus.model_id,
         generator=answerer.model_name,
     )
 

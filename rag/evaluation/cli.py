@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from rag.config import Settings
+from rag.config import GeneratorName, Settings
 from rag.evaluation import metrics, piaf
 from rag.evaluation.gold import load_gold, select_items
 from rag.evaluation.report import (
@@ -52,7 +52,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--dataset", choices=["gold", "piaf"], default="gold", help="what to evaluate (default gold)")
     parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD, help=f"gold set (default {DEFAULT_GOLD})")
-    parser.add_argument("--generator", choices=["local", "extractive", "openai"], help="override RAG_GENERATOR")
+    parser.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
     parser.add_argument("--url", help="evaluate a running `rag serve` (e.g. http://127.0.0.1:8000) instead")
     parser.add_argument("--limit", type=int, help="only the first N gold items (PIAF: a fixed random sample of N)")
     parser.add_argument("--ids", type=_id_list, default=(), help="only these gold ids, comma-separated")
@@ -130,10 +130,7 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.answering import Answerer
-    from rag.corpus import Corpus
-    from rag.embedding import Embedder
-    from rag.generation import load_generator
+    from rag.service import open_answerer, open_corpus
 
     if args.url or args.ids or args.gold != DEFAULT_GOLD:
         raise _UsageError("--url, --ids and --gold apply to the gold set only; PIAF runs in process")
@@ -143,12 +140,12 @@ def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
     dataset = piaf.load_piaf(args.dataset_path or piaf.DEFAULT_DATASET)
     questions = piaf.sample(dataset.questions, args.limit)
     previous = _previous(args.compare, "piaf")
-    index_dir = args.index_dir or settings.cache_dir / "eval" / "piaf-index"
-    corpus = Corpus.open(index_dir, Embedder.from_settings(settings), missing_ok=True)
+    index_dir = args.index_dir or piaf.default_index_dir(settings)
+    corpus = open_corpus(settings, index_dir=index_dir, missing_ok=True)
     _say(f"Indexing {len(dataset.documents)} PIAF paragraphs into {index_dir} (minutes the first time)…", err=True)
     indexed = piaf.index_piaf(corpus, dataset)
     _say(f"  {indexed.documents} documents, {indexed.chunks} chunks, {indexed.seconds:.1f} s", err=True)
-    answerer = None if args.retrieval_only else Answerer(corpus, load_generator(settings), settings)
+    answerer = None if args.retrieval_only else open_answerer(settings, corpus)
     what = "retrieval only" if answerer is None else f"answers by {answerer.model_name}"
     _say(f"Evaluating {len(questions)} of {len(dataset.questions)} PIAF questions ({what})…", err=True)
     every = 1 if answerer is not None and settings.generator != "extractive" else 50
@@ -177,14 +174,10 @@ def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _local_backend(settings: Settings, items: Sequence[GoldItem]) -> LocalBackend:
-    from rag.answering import Answerer
-    from rag.corpus import Corpus
-    from rag.embedding import Embedder
     from rag.evaluation.runner import open_local
-    from rag.generation import load_generator
+    from rag.service import open_service
 
-    corpus = Corpus.open(settings.index_dir, Embedder.from_settings(settings))
-    return open_local(settings.index_dir, Answerer(corpus, load_generator(settings), settings), items)
+    return open_local(settings.index_dir, open_service(settings).answerer, items)
 
 
 def _previous(path: Path | None, dataset: str) -> dict[str, Any] | None:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from rag.answer import Answer
-from rag.answering import REFUSALS
+from rag.answer_types import Answer
+from rag.answerer import REFUSALS
 from rag.evaluation.gold import CATEGORIES, GoldItem
 from rag.evaluation.normalize import best_forms, fact_present, split_facts, strip_markers, token_f1
 from rag.language import detect_language

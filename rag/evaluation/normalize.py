@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from rag.answer_types import CITATION_MARKER
 from rag.textnorm import fold, numbers_in
 
 Token = str | frozenset[Decimal]
 
-_MARKERS = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 # After `fold`, every apostrophe is "'"; these French words elide their vowel before another word.
 _ELISION = re.compile(r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu)'(?=\w)")
 # A run of digits with the separators numbers use; `numbers_in` splits it into numbers ("2025 100").
@@ -31,7 +31,7 @@ _F1_STOPWORDS = frozenset(
 
 def strip_markers(text: str) -> str:
     """The answer without its [n] citation markers (their digits are not figures)."""
-    return _MARKERS.sub(" ", text)
+    return CITATION_MARKER.sub(" ", text)
 
 
 def normalize(text: str) -> str:

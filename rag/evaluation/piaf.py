@@ -14,14 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.answering import Answerer
+from rag.answerer import Answerer
+from rag.config import Settings
 from rag.corpus import Corpus
 from rag.documents import Document, parse_document
 from rag.errors import InvalidInputError
 from rag.evaluation.metrics import hit_at, reciprocal_rank
 from rag.evaluation.normalize import fact_present
 from rag.indexing import IndexReport
-from rag.retrieval import Retriever
+from rag.retrieval import Mode, retrieve
 
 DEFAULT_DATASET = Path("../shared/datasets/piaf/piaf-v1.0.json")
 RECALL_KS = (1, 5, 10, 20)
@@ -74,6 +75,11 @@ class PiafResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def default_index_dir(settings: Settings) -> Path:
+    """Where the PIAF index lives unless told otherwise: beside the models, outside the repository."""
+    return settings.cache_dir / "eval" / "piaf-index"
+
+
 def load_piaf(path: Path) -> PiafDataset:
     """Read the SQuAD-format JSON file; paragraph texts are cleaned like any document."""
     try:
@@ -116,10 +122,10 @@ def index_piaf(corpus: Corpus, dataset: PiafDataset) -> IndexReport:
 
 
 def rank_documents(
-    retriever: Retriever,
+    corpus: Corpus,
     questions: Sequence[PiafQuestion],
     *,
-    modes: Sequence[str] = ("hybrid",),
+    modes: Sequence[Mode] = ("hybrid",),
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, list[list[str]]]:
     """Per retrieval mode, each question's top documents (distinct, best first, up to MRR_CUTOFF).
@@ -127,13 +133,14 @@ def rank_documents(
     Questions are embedded once, in batches, and every mode reuses the vectors.
     """
     rankings: dict[str, list[list[str]]] = {mode: [] for mode in modes}
+    snapshot = corpus.snapshot
     for begin in range(0, len(questions), _EMBED_BATCH):
         batch = questions[begin : begin + _EMBED_BATCH]
-        vectors = retriever.embedder.embed_queries([q.question for q in batch])
+        vectors = corpus.embed_queries([q.question for q in batch])
         for question, vector in zip(batch, vectors):
             for mode in modes:
                 # The language is detected, as for any user: a misread short question is part of the score.
-                hits = retriever.search(question.question, _CHUNKS_PER_SEARCH, vector=vector, mode=mode)
+                hits = retrieve(snapshot, question.question, lambda _, v=vector: v, _CHUNKS_PER_SEARCH, mode=mode)
                 rankings[mode].append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
         if on_batch is not None:
             on_batch(len(batch))
@@ -149,7 +156,7 @@ def run_piaf(
 ) -> list[PiafResult]:
     """Rank documents for every question, then answer each one unless `answerer` is None."""
     results: list[PiafResult] = []
-    rankings = rank_documents(corpus.retriever, questions)["hybrid"]
+    rankings = rank_documents(corpus, questions)["hybrid"]
     for number, (question, ranking) in enumerate(zip(questions, rankings), 1):
         rank = ranking.index(question.doc_id) + 1 if question.doc_id in ranking else None
         result = PiafResult(question.id, question.question, question.doc_id, question.answers, tuple(ranking), rank)

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from rag.answer import Answer, Citation
-from rag.answering import Answerer
+from rag.answer_types import Answer, Citation
+from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.errors import IndexMissingError, RagError
 from rag.evaluation.gold import GoldItem
@@ -56,11 +56,11 @@ class LocalBackend:
 
     def search(self, question: str, k: int) -> list[Passage]:
         """Hybrid search, as the answerer runs it."""
-        return [Passage(hit.doc_id, hit.start, hit.end) for hit in self.corpus.retriever.search(question, k)]
+        return [Passage(hit.doc_id, hit.start, hit.end) for hit in self.corpus.search(question, k)]
 
     def document_text(self, doc_id: str) -> str | None:
         """Read from the loaded index snapshot."""
-        stored = self.corpus.index.documents.get(doc_id)
+        stored = self.corpus.snapshot.documents.get(doc_id)
         return stored.document.text if stored is not None else None
 
 

@@ -28,7 +28,7 @@ def load_generator(settings: Settings) -> Generator | None:
         return OpenAIGenerator.from_settings(settings)
 
     from rag.generation.local import LocalGenerator
-    from rag.models.generator import prepare_generator_model
+    from rag.provisioning.generator_model import prepare_generator_model
 
     try:
         path = settings.generator_model_path or prepare_generator_model(settings.cache_dir)

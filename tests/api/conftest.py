@@ -19,9 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from doubles import ScriptedGenerator
 
 from api import create_app
+from rag.answerer import Answerer
 from rag.config import Settings
+from rag.embedding import Embedder
+from rag.service import Service, open_corpus, open_service
 
 API_KEY = "test-key-4f2a9c"
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,13 +51,15 @@ def copy_index(source: Path, target: Path) -> Path:
 
 
 class ThreadServer:
-    """`create_app(settings)` under uvicorn in a background thread of this process."""
+    """`create_app` under uvicorn in a background thread of this process, over an already built service."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, service: Service) -> None:
+        self.settings = service.settings
+        self.service = service
         self.socket = free_socket()
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+        app = create_app(service=service)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
@@ -75,7 +81,7 @@ class ThreadServer:
 
 
 class ProcessServer:
-    """`python -m rag.cli serve` in a subprocess, configured only by RAG_* environment variables."""
+    """`python -m api.cli serve` in a subprocess, configured only by RAG_* environment variables."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         with socket.socket() as sock:
@@ -88,7 +94,7 @@ class ProcessServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ProcessServer:
-        command = [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -126,11 +132,16 @@ def api_index_dir(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
     return copy_index(seed_index_dir, tmp_path_factory.mktemp("api-index") / "index")
 
 
+def serve(settings: Settings, embedder: Embedder) -> ThreadServer:
+    """A thread server for `settings`, reusing the session's e5 model instead of loading its own."""
+    return ThreadServer(open_service(settings, embedder=embedder, missing_ok=True))
+
+
 @pytest.fixture(scope="session")
-def api_server(api_index_dir: Path) -> Iterator[ThreadServer]:
+def api_server(api_index_dir: Path, embedder: Embedder) -> Iterator[ThreadServer]:
     """The main server: extractive answers; an API key guards document changes but not questions."""
     settings = Settings(index_dir=api_index_dir, generator="extractive", api_key=API_KEY, api_key_for_ask=False)
-    with ThreadServer(settings) as server:
+    with serve(settings, embedder) as server:
         yield server
 
 
@@ -163,17 +174,34 @@ def open_server(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
-def locked_server(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+def locked_server(
+    seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[ThreadServer]:
     """A server whose questions and searches need the API key too."""
     index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("locked-index") / "index")
     settings = Settings(index_dir=index_dir, generator="extractive", api_key=API_KEY, api_key_for_ask=True)
-    with ThreadServer(settings) as server:
+    with serve(settings, embedder) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def llm_server(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+def llm_server(
+    seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[ThreadServer]:
     """A server answering with the real local generator (slow: started only for `llm` tests)."""
     index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("llm-index") / "index")
-    with ThreadServer(Settings(index_dir=index_dir, generator="local", api_key=None)) as server:
+    with serve(Settings(index_dir=index_dir, generator="local", api_key=None), embedder) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def scripted_server(
+    seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[ThreadServer]:
+    """A server whose generator replays what a test scripts (`server.service.answerer.generator`)."""
+    index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("scripted-index") / "index")
+    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
+    corpus = open_corpus(settings, embedder=embedder)
+    answerer = Answerer(corpus, ScriptedGenerator(), max_tokens=settings.max_answer_tokens)
+    with ThreadServer(Service(settings, corpus, answerer)) as server:
         yield server

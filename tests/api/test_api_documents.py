@@ -195,9 +195,9 @@ def test_index_on_disk_stays_loadable_after_bad_requests(
     client.post("/documents", json={"text": "sans clé"})
     corpus = Corpus.open(api_index_dir, embedder)
     served = {item["doc_id"] for item in client.get("/documents").json()}
-    assert set(corpus.index.documents) == served
+    assert set(corpus.snapshot.documents) == served
     assert served >= SEED_IDS
-    assert corpus.retriever.search("OpenAI Amazon Web Services", 3)
+    assert corpus.search("OpenAI Amazon Web Services", 3)
 
 
 def test_searches_keep_working_while_a_document_is_written(client: httpx.Client, writer: httpx.Client) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from api.cli import main
 
 IDS = "fr-001,en-004,fr-010,en-042"  # three answerable (fact, trap, list), one off-topic
 

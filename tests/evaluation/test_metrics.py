@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import AbstainReason, Answer, Citation
-from rag.answering import REFUSALS
+from rag.answer_types import AbstainReason, Answer, Citation
+from rag.answerer import REFUSALS
 from rag.evaluation.gold import GoldItem, GoldSpan
 from rag.evaluation.metrics import (
     answer_language,

@@ -1,22 +1,31 @@
-"""Answering a question from the corpus: retrieve, pick evidence, generate, verify, or refuse."""
+"""Answering a question from the corpus, one way through: retrieve, pick evidence, generate, verify, answer."""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from dataclasses import dataclass
 
-from rag.answer import AbstainReason, Answer, Citation
-from rag.config import Settings
+from rag.answer_types import (
+    CITATION_MARKER,
+    AbstainReason,
+    Answer,
+    AnswerEvent,
+    Citation,
+    Final,
+    Sources,
+    Token,
+    marker_numbers,
+)
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
-from rag.evidence import Evidence, best_sentence, select_evidence
+from rag.evidence import closest_passages, select_evidence
 from rag.generation.base import Generator
-from rag.language import LanguageCode, detect_language
+from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
+from rag.retrieval import Evidence
 from rag.verification import verify
 
 log = logging.getLogger(__name__)
@@ -41,151 +50,149 @@ _EXTRACTIVE_LEAD: dict[LanguageCode, tuple[str, str, str]] = {
     "en": ("According to the articles: ", "“", "”"),
 }
 
-Event = tuple[Literal["token", "answer"], object]
-
 
 class Answerer:
     """Answers questions in their language with verified citations; one instance per process."""
 
-    def __init__(self, corpus: Corpus, generator: Generator | None, settings: Settings) -> None:
+    def __init__(self, corpus: Corpus, generator: Generator | None, *, max_tokens: int) -> None:
         self.corpus = corpus
         self.generator = generator
-        self.max_tokens = settings.max_answer_tokens
+        self.max_tokens = max_tokens
 
     @property
     def model_name(self) -> str:
         """Which generator writes the answers."""
         return self.generator.name if self.generator is not None else EXTRACTIVE_MODEL
 
-    def ask(self, question: str, *, language: str = "auto", top_k: int = 5) -> Answer:
+    def ask(self, question: str, *, language: LanguageChoice = "auto", top_k: int = 5) -> Answer:
         """The verified answer (or refusal) to `question`."""
-        for kind, payload in self.stream(question, language=language, top_k=top_k):
-            if kind == "answer" and isinstance(payload, Answer):
-                return payload
+        for event in self.stream(question, language=language, top_k=top_k):
+            if isinstance(event, Final):
+                return event.answer
         raise GenerationError("the answer was cancelled")
 
     def stream(
-        self, question: str, *, language: str = "auto", top_k: int = 5, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
-        """Yield ("token", text) while the model writes its first attempt, then one ("answer", Answer).
+        self,
+        question: str,
+        *,
+        language: LanguageChoice = "auto",
+        top_k: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Yield `Sources` once retrieval is done, `Token`s while the model writes its first draft, then `Final`.
 
-        Tokens are a preview: the answer event carries the verified text, which may differ.
+        Tokens are a preview: `Final` carries the verified text, which may differ. Nothing follows a
+        cancel.
         """
         started = time.perf_counter()
-        question, top_k = _validate(question, language, top_k)
-        answer_language: LanguageCode = detect_language(question) if language == "auto" else language  # type: ignore[assignment]
-        index = self.corpus.index
-        vector = self.corpus.retriever.embedder.embed_queries([question])[0]
-        hits = self.corpus.retriever.search(question, top_k, language=answer_language, vector=vector, index=index)
-        evidence = select_evidence(index, hits, vector, EVIDENCE_SENTENCES)
-        closest = {(item.doc_id, item.start): item for item in (best_sentence(index, hit, vector) for hit in hits)}
-        related = list(closest.values())[:RELATED_PASSAGES]  # two overlapping chunks can share a best sentence
-        timings = {"retrieve": _ms(started)}
-        compose = _Composer(answer_language, related, timings, started)
+        question = _validate(question, language, top_k)
+        language_code = answer_language(question, language)
+        hits = self.corpus.search(question, top_k, language=language_code)
+        evidence = select_evidence(hits, EVIDENCE_SENTENCES)
+        compose = _Composer(language_code, closest_passages(hits, RELATED_PASSAGES), started, _ms(started))
+        yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
         if not evidence or evidence[0].score < RELEVANCE_THRESHOLD:
-            yield "answer", compose.refusal("no_relevant_passage", self.model_name)
+            yield Final(compose.refusal("no_relevant_passage", self.model_name))
             return
         if self.generator is None:
-            yield "answer", compose.extractive(evidence)
+            yield Final(compose.extractive(evidence))
             return
 
         generating = time.perf_counter()
         firmer: str | None = None
         for attempt in range(2):
+            pieces: list[str] = []
             try:
-                pieces = []
                 for piece in self.generator.stream(
-                    build_messages(question, evidence, answer_language, firmer),
-                    max_tokens=self.max_tokens,
-                    cancel=cancel,
+                    build_messages(question, evidence, language_code, firmer), max_tokens=self.max_tokens, cancel=cancel
                 ):
                     pieces.append(piece)
                     if attempt == 0:
-                        yield "token", piece
+                        yield Token(piece)
             except GenerationError as error:
                 log.warning("generator failed (%s); answering extractively", error)
-                timings["generate"] = _ms(generating)
-                yield "answer", compose.extractive(evidence)
+                yield Final(compose.extractive(evidence, _ms(generating)))
                 return
             if cancel is not None and cancel.is_set():
                 return
-            verdict = verify("".join(pieces), evidence, answer_language, question)
-            timings["generate"] = _ms(generating)
+            verdict = verify("".join(pieces), evidence, language_code, question)
             if verdict.declined:
-                yield "answer", compose.refusal("not_in_passages", self.generator.name)
+                yield Final(compose.refusal("not_in_passages", self.generator.name, _ms(generating)))
                 return
             if verdict.problem is None:
-                yield "answer", compose.generated(verdict.text, verdict.cited, evidence, self.generator.name)
+                model = self.generator.name
+                yield Final(compose.generated(verdict.text, verdict.cited, evidence, model, _ms(generating)))
                 return
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
         if firmer == "language" or evidence[0].score >= STRONG_EVIDENCE_THRESHOLD:
-            yield "answer", compose.extractive(evidence)
+            yield Final(compose.extractive(evidence, _ms(generating)))
         else:
-            yield "answer", compose.refusal("unsupported_after_check", self.generator.name)
+            yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
 
 
+@dataclass(frozen=True)
 class _Composer:
-    """Builds the final Answer objects for one question (shared language, related passages, timings)."""
+    """Builds the final Answer objects of one question (its language, related passages and clock)."""
 
-    def __init__(
-        self, language: LanguageCode, related: list[Evidence], timings: dict[str, float], started: float
-    ) -> None:
-        self.language = language
-        self.related = related
-        self.timings = timings
-        self.started = started
+    language: LanguageCode
+    related: list[Evidence]
+    started: float
+    retrieve_ms: float
 
-    def refusal(self, reason: AbstainReason, model: str) -> Answer:
+    def refusal(self, reason: AbstainReason, model: str, generate_ms: float = 0.0) -> Answer:
         related = [_citation(number, item) for number, item in enumerate(self.related, 1)]
-        return self._answer(REFUSALS[self.language], True, reason, [], related, model)
+        return self._answer(REFUSALS[self.language], reason, [], related, model, generate_ms)
 
-    def extractive(self, evidence: Sequence[Evidence]) -> Answer:
+    def extractive(self, evidence: Sequence[Evidence], generate_ms: float = 0.0) -> Answer:
         """The best evidence sentence quoted (two when the runner-up is as good), cited."""
         chosen = [item for item in evidence[:2] if item.score >= evidence[0].score - 0.02]
         lead, open_quote, close_quote = _EXTRACTIVE_LEAD[self.language]
         quotes = " ".join(f"{open_quote}{item.text}{close_quote} [{n}]" for n, item in enumerate(chosen, 1))
         citations = [_citation(n, item) for n, item in enumerate(chosen, 1)]
-        return self._answer(lead + quotes, False, None, citations, [], EXTRACTIVE_MODEL)
+        return self._answer(lead + quotes, None, citations, [], EXTRACTIVE_MODEL, generate_ms)
 
-    def generated(self, text: str, cited: Sequence[int], evidence: Sequence[Evidence], model: str) -> Answer:
+    def generated(
+        self, text: str, cited: Sequence[int], evidence: Sequence[Evidence], model: str, generate_ms: float
+    ) -> Answer:
         """Renumber markers 1..n in order of first citation so markers and citations match one to one."""
         renumber = {old: new for new, old in enumerate(cited, 1)}
-        text = re.sub(r"\[(\d+)\]", lambda match: f"[{renumber[int(match.group(1))]}]", text)
+        text = CITATION_MARKER.sub(lambda match: "".join(f"[{renumber[n]}]" for n in marker_numbers(match)), text)
         citations = [_citation(renumber[old], evidence[old - 1]) for old in cited]
-        return self._answer(text, False, None, citations, [], model)
+        return self._answer(text, None, citations, [], model, generate_ms)
 
     def _answer(
         self,
         text: str,
-        abstained: bool,
         reason: AbstainReason | None,
         citations: list[Citation],
         related: list[Citation],
         model: str,
+        generate_ms: float,
     ) -> Answer:
-        timings = {"retrieve": 0.0, "generate": 0.0, **self.timings, "total": _ms(self.started)}
-        return Answer(text, self.language, abstained, reason, citations, related, model, timings)
+        timings = {"retrieve": self.retrieve_ms, "generate": generate_ms, "total": _ms(self.started)}
+        return Answer(text, self.language, reason is not None, reason, citations, related, model, timings)
 
 
 def _citation(number: int, item: Evidence) -> Citation:
     return Citation(number, item.doc_id, item.title, item.text, item.start, item.end, round(item.score, 4))
 
 
-def _validate(question: str, language: str, top_k: int) -> tuple[str, int]:
+def _validate(question: str, language: str, top_k: int) -> str:
     question = question.strip()
     if not question:
         raise InvalidInputError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    if language not in ("auto", "fr", "en"):
+    if not any(char.isalnum() for char in question):
+        raise InvalidInputError("the question has no letters or digits")
+    if language not in LANGUAGE_CHOICES:
         raise InvalidInputError(f"unknown language {language!r}: use auto, fr or en")
     if not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
-    return question, top_k
+    return question
 
 
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
-

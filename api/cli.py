@@ -1,4 +1,4 @@
-"""The `rag` command line: the only place that prints and turns errors into exit codes."""
+"""The `rag` command line: with the HTTP app, the only place that prints and turns errors into exit codes."""
 
 from __future__ import annotations
 
@@ -11,37 +11,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import get_args
 
 from pydantic import ValidationError
 
-from rag.config import Settings
+from rag.config import GeneratorName, Settings
 from rag.errors import RagError
 from rag.evaluation.cli import add_eval_parser
-
-if TYPE_CHECKING:
-    from rag.corpus import Corpus
+from rag.language import LANGUAGE_CHOICES, LANGUAGES
+from rag.retrieval import MODES
+from rag.service import open_corpus, open_service
 
 DEFAULT_CORPUS = Path("seeds")
 
 
-def _corpus(settings: Settings, *, missing_ok: bool = False) -> Corpus:
-    from rag.corpus import Corpus
-    from rag.embedding import Embedder
-
-    return Corpus.open(settings.index_dir, Embedder.from_settings(settings), missing_ok=missing_ok)
-
-
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.corpus import Corpus
-    from rag.embedding import Embedder
-
     started = time.perf_counter()
-    embedder = Embedder.from_settings(settings)
-    if args.rebuild:
-        corpus = Corpus.rebuild(settings.index_dir, embedder)
-    else:
-        corpus = Corpus.open(settings.index_dir, embedder, missing_ok=True)
+    corpus = open_corpus(settings, missing_ok=True, rebuild=args.rebuild)
     report = corpus.sync_paths(args.paths or [DEFAULT_CORPUS], show_progress=sys.stderr.isatty() or args.progress)
     seconds = time.perf_counter() - started
     if args.json:
@@ -62,10 +48,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    corpus = _corpus(settings)
-    hits = corpus.retriever.search(args.query, args.k, language=args.language, mode=args.mode)
+    hits = open_corpus(settings).search(args.query, args.k, language=args.language, mode=args.mode)
     if args.json:
-        print(json.dumps({"hits": [asdict(hit) for hit in hits]}, ensure_ascii=False, indent=2))
+        fields = ("chunk_id", "doc_id", "title", "text", "start", "end", "score", "dense_score", "lexical_score")
+        rows = [{name: getattr(hit, name) for name in fields} for hit in hits]
+        print(json.dumps({"hits": rows}, ensure_ascii=False, indent=2))
         return 0
     if not hits:
         print("No passage found.")
@@ -77,13 +64,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.answering import Answerer
-    from rag.generation import load_generator
-
     if args.generator:
         settings = settings.model_copy(update={"generator": args.generator})
-    answerer = Answerer(_corpus(settings), load_generator(settings), settings)
-    answer = answerer.ask(args.question, language=args.language, top_k=args.k)
+    answer = open_service(settings).answerer.ask(args.question, language=args.language, top_k=args.k)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
@@ -100,15 +83,26 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.serve import serve
+    import uvicorn
 
-    serve(settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port}))
+    from api.app import create_app
+
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    # Models load before it listens (the app's lifespan); proxy headers are not trusted.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 
 def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.models.embedder import prepare_embedding_model
-    from rag.models.generator import prepare_generator_model
+    from rag.provisioning.embedding_model import prepare_embedding_model
+    from rag.provisioning.generator_model import prepare_generator_model
 
     started = time.perf_counter()
     if settings.embedding_model is None:
@@ -138,16 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="print the passages that best match a query")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
-    search.add_argument("--language", choices=["fr", "en"], help="the query's language (default: detected)")
-    search.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    search.add_argument("--language", choices=LANGUAGES, help="the query's language (default: detected)")
+    search.add_argument("--mode", choices=MODES, default="hybrid")
     search.add_argument("--json", action="store_true", help="print machine-readable output")
     search.set_defaults(handler=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with cited snippets")
     ask.add_argument("question")
-    ask.add_argument("--language", choices=["auto", "fr", "en"], default="auto", help="answer language")
+    ask.add_argument("--language", choices=LANGUAGE_CHOICES, default="auto", help="answer language")
     ask.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
-    ask.add_argument("--generator", choices=["local", "openai", "extractive"], help="override RAG_GENERATOR")
+    ask.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     ask.set_defaults(handler=cmd_ask)
 

@@ -1,0 +1,72 @@
+"""The answer object of `rag ask` and `POST /ask`, and the events `Answerer.stream` yields (plain data)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from rag.language import LanguageCode
+
+AbstainReason = Literal["no_relevant_passage", "not_in_passages", "unsupported_after_check"]
+ABSTAIN_REASONS: tuple[AbstainReason, ...] = get_args(AbstainReason)
+# A citation marker as answers write it: [1], or [1, 2] as small models sometimes do.
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def marker_numbers(match: re.Match[str]) -> list[int]:
+    """The excerpt numbers of one `CITATION_MARKER` match: "[2]" -> [2], "[1, 3]" -> [1, 3]."""
+    return [int(number) for number in re.split(r"\s*,\s*", match.group(1))]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim snippet: `snippet == documents[doc_id].text[start:end]`; `id` is its [n] marker."""
+
+    id: int
+    doc_id: str
+    title: str
+    snippet: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer in `language` whose [n] markers each point at one of `citations` (and vice versa)."""
+
+    answer: str
+    language: LanguageCode
+    abstained: bool
+    abstain_reason: AbstainReason | None
+    citations: list[Citation]
+    related: list[Citation]
+    model: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The evidence the model is about to read, sent before any token so a page can show it at once."""
+
+    language: LanguageCode
+    passages: list[Citation]
+    retrieve_ms: float
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the first draft as the model writes it: a preview, the final text may differ."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The verified answer (or refusal); always the last event of a stream that was not cancelled."""
+
+    answer: Answer
+
+
+AnswerEvent = Sources | Token | Final

@@ -1,0 +1,60 @@
+"""The one composition root: settings -> embedder -> corpus -> generator -> answerer.
+
+The CLI, the API, the evaluation and the benchmarks build their parts here, so the order and the
+defaults are written once; tests pass parts they already loaded (the e5 model, say) to skip reloading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.config import Settings
+
+if TYPE_CHECKING:
+    from rag.answerer import Answerer
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder
+
+
+@dataclass(frozen=True)
+class Service:
+    """Everything a running rag needs, built once per process."""
+
+    settings: Settings
+    corpus: Corpus
+    answerer: Answerer
+
+
+def open_corpus(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    index_dir: Path | None = None,
+    missing_ok: bool = False,
+    rebuild: bool = False,
+) -> Corpus:
+    """The corpus in `index_dir` (default `settings.index_dir`); `rebuild` starts it afresh."""
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder
+
+    embedder = embedder if embedder is not None else Embedder.from_settings(settings)
+    folder = index_dir if index_dir is not None else settings.index_dir
+    if rebuild:
+        return Corpus.rebuild(folder, embedder)
+    return Corpus.open(folder, embedder, missing_ok=missing_ok)
+
+
+def open_answerer(settings: Settings, corpus: Corpus) -> Answerer:
+    """An answerer over `corpus` with the configured generator (None, i.e. extractive, when unavailable)."""
+    from rag.answerer import Answerer
+    from rag.generation import load_generator
+
+    return Answerer(corpus, load_generator(settings), max_tokens=settings.max_answer_tokens)
+
+
+def open_service(settings: Settings, *, embedder: Embedder | None = None, missing_ok: bool = False) -> Service:
+    """Corpus and answerer from `settings`, as `rag serve` and `rag ask` run them."""
+    corpus = open_corpus(settings, embedder=embedder, missing_ok=missing_ok)
+    return Service(settings, corpus, open_answerer(settings, corpus))

@@ -1,0 +1,67 @@
+"""A generator that replays scripted replies, so every branch of the answer decision tree is tested exactly.
+
+Modelled on simonw/llm's `MockModel.enqueue`: a test queues what the model "writes", then reads back
+the messages it was sent. The real model is tested too (the `llm` tests): this double pins the logic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+
+from rag.errors import GenerationError
+
+ENDLESS = object()  # a reply that never ends by itself: only a cancel stops it
+
+
+class ScriptedGenerator:
+    """Replies in the order they were enqueued; each reply is a list of pieces, an error, or ENDLESS."""
+
+    name = "scripted:test"
+
+    def __init__(self) -> None:
+        self._replies: deque[object] = deque()
+        self.requests: list[list[dict[str, str]]] = []
+        self.cancelled = threading.Event()  # set when a stream noticed its cancel and stopped
+
+    def enqueue(self, *replies: str | list[str] | Exception | object) -> None:
+        """Queue replies: a string is one piece, a list several pieces, an exception is raised."""
+        self._replies.extend([reply] if isinstance(reply, str) else reply for reply in replies)
+
+    def stream(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield the next scripted reply piece by piece, stopping quietly once `cancel` is set."""
+        self.requests.append([dict(message) for message in messages])
+        if not self._replies:
+            raise AssertionError("the answerer asked the model more often than the test scripted")
+        reply = self._replies.popleft()
+        if isinstance(reply, Exception):
+            raise reply
+        pieces = _endless() if reply is ENDLESS else iter(reply)  # type: ignore[call-overload]
+        for piece in pieces:
+            if cancel is not None and cancel.is_set():
+                self.cancelled.set()
+                return
+            yield piece
+            if cancel is not None and reply is ENDLESS:
+                cancel.wait(0.01)
+
+    @property
+    def pending(self) -> int:
+        """Replies not consumed yet (a test checks it is 0: the model was asked exactly as scripted)."""
+        return len(self._replies)
+
+
+def _endless() -> Iterator[str]:
+    while True:
+        yield "mot "
+
+
+__all__ = ["ENDLESS", "GenerationError", "ScriptedGenerator"]

@@ -1,0 +1,149 @@
+"""Every branch of the answer decision tree, deterministically: a scripted generator over the real seed index.
+
+First attempt, firmer retry, extractive fallback, the three refusal reasons, generator failure and
+cancel. The real model is exercised by the `llm` tests; these pin what the system does with its replies.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from doubles import ENDLESS, ScriptedGenerator
+from seed_ids import AMAZON_100, AMAZON_PLAN
+
+from rag.answer_types import Final, Sources, Token
+from rag.answerer import EXTRACTIVE_MODEL, REFUSALS, RELEVANCE_THRESHOLD, STRONG_EVIDENCE_THRESHOLD, Answerer
+from rag.errors import GenerationError
+from rag.prompting import NOT_FOUND
+
+INVEST = "Combien Amazon prévoit-il d'investir en 2025 ?"
+GOOD_REPLY = ["Amazon prévoit d'investir plus de ", "100 milliards de dollars", " en 2025 [1]."]
+WRONG_FIGURE = "Amazon prévoit d'investir 999 milliards de dollars en 2025 [1]."
+ENGLISH_REPLY = "Amazon plans to invest more than 100 billion dollars in 2025, mostly in its cloud [1]."
+# Candidates for a question whose best evidence is relevant but not strong (between the two thresholds).
+MIDDLING = [
+    "Quelle est la position d'Amazon face à la concurrence ?",
+    "Que pense Andy Jassy de l'efficacité des modèles ?",
+    "Pourquoi les investissements dans l'IA augmentent-ils ?",
+    "What does Amazon say about its competitors?",
+    "Quels sont les risques pour Amazon ?",
+]
+
+
+@pytest.fixture
+def scripted(seed_corpus) -> tuple[Answerer, ScriptedGenerator]:
+    generator = ScriptedGenerator()
+    return Answerer(seed_corpus, generator, max_tokens=160), generator
+
+
+def best_evidence_score(answerer: Answerer, question: str) -> float:
+    sources = next(event for event in answerer.stream(question) if isinstance(event, Sources))
+    return sources.passages[0].score if sources.passages else 0.0
+
+
+def test_events_come_as_sources_then_tokens_then_the_verified_answer(scripted):
+    answerer, generator = scripted
+    generator.enqueue(GOOD_REPLY)
+    events = list(answerer.stream(INVEST))
+    assert isinstance(events[0], Sources) and events[0].language == "fr" and events[0].passages
+    assert [event.text for event in events[1:-1] if isinstance(event, Token)] == GOOD_REPLY
+    assert isinstance(events[-1], Final) and len(events) == len(GOOD_REPLY) + 2
+    answer = events[-1].answer
+    assert not answer.abstained and answer.model == generator.name
+    assert "100 milliards" in answer.answer and answer.citations
+    assert {citation.doc_id for citation in answer.citations} <= {AMAZON_100, AMAZON_PLAN}
+    # The sources event showed exactly the passages the answer's citations come from.
+    shown = {(passage.doc_id, passage.start, passage.end) for passage in events[0].passages}
+    assert {(citation.doc_id, citation.start, citation.end) for citation in answer.citations} <= shown
+    assert len(generator.requests) == 1 and generator.pending == 0
+
+
+def test_an_unsupported_figure_gets_one_firmer_retry_and_the_retry_answers(scripted):
+    answerer, generator = scripted
+    generator.enqueue(WRONG_FIGURE, GOOD_REPLY)
+    events = list(answerer.stream(INVEST))
+    answer = events[-1].answer
+    assert not answer.abstained and "100 milliards" in answer.answer and "999" not in answer.answer
+    # Only the first attempt is previewed as tokens; the retry's request carries the correction.
+    assert [event.text for event in events if isinstance(event, Token)] == [WRONG_FIGURE]
+    assert len(generator.requests) == 2
+    assert "figures or claims that the cited excerpts do not contain" in generator.requests[1][-1]["content"]
+    assert "do not contain" not in generator.requests[0][-1]["content"]
+
+
+def test_two_failed_checks_with_strong_evidence_answer_by_quoting(scripted):
+    answerer, generator = scripted
+    assert best_evidence_score(answerer, INVEST) >= STRONG_EVIDENCE_THRESHOLD, "the test needs strong evidence"
+    generator.enqueue(WRONG_FIGURE, WRONG_FIGURE)
+    answer = answerer.ask(INVEST)
+    assert not answer.abstained and answer.model == EXTRACTIVE_MODEL
+    assert "999" not in answer.answer and answer.citations[0].snippet in answer.answer
+
+
+def test_two_failed_checks_with_middling_evidence_refuse(scripted):
+    answerer, generator = scripted
+    scores = {question: best_evidence_score(answerer, question) for question in MIDDLING}
+    middling = [q for q, score in scores.items() if RELEVANCE_THRESHOLD <= score < STRONG_EVIDENCE_THRESHOLD]
+    assert middling, f"no candidate question has middling evidence any more ({scores}): add one"
+    generator.enqueue(WRONG_FIGURE, WRONG_FIGURE)
+    answer = answerer.ask(middling[0], language="fr")
+    assert answer.abstained and answer.abstain_reason == "unsupported_after_check"
+    assert answer.answer == REFUSALS["fr"] and answer.related and not answer.citations
+    assert generator.pending == 0
+
+
+def test_an_answer_in_the_wrong_language_twice_is_replaced_by_a_quote(scripted):
+    answerer, generator = scripted
+    generator.enqueue(ENGLISH_REPLY, ENGLISH_REPLY)
+    answer = answerer.ask(INVEST)
+    assert answer.model == EXTRACTIVE_MODEL and answer.language == "fr"
+    assert answer.answer.startswith("D'après les articles")
+    assert "not written in French" in generator.requests[1][-1]["content"]
+
+
+def test_the_model_saying_not_found_is_a_refusal_not_in_passages(scripted):
+    answerer, generator = scripted
+    generator.enqueue(NOT_FOUND)
+    answer = answerer.ask(INVEST)
+    assert answer.abstained and answer.abstain_reason == "not_in_passages"
+    assert answer.answer == REFUSALS["fr"] and answer.related
+    assert len(generator.requests) == 1
+
+
+def test_nothing_relevant_is_refused_without_asking_the_model(scripted):
+    answerer, generator = scripted
+    answer = answerer.ask("Who won the rugby world cup?")
+    assert answer.abstained and answer.abstain_reason == "no_relevant_passage"
+    assert answer.answer == REFUSALS["en"] and answer.timings_ms["generate"] == 0.0
+    assert generator.requests == []
+
+
+def test_a_failing_generator_falls_back_to_quoting(scripted):
+    answerer, generator = scripted
+    generator.enqueue(GenerationError("the model timed out"))
+    answer = answerer.ask(INVEST)
+    assert not answer.abstained and answer.model == EXTRACTIVE_MODEL and answer.citations
+
+
+def test_cancel_stops_the_model_and_no_answer_follows(scripted):
+    answerer, generator = scripted
+    generator.enqueue(ENDLESS)
+    cancel = threading.Event()
+    events = []
+    for event in answerer.stream(INVEST, cancel=cancel):
+        events.append(event)
+        if isinstance(event, Token) and len(events) == 4:
+            cancel.set()
+    # An endless reply can only end through the cancel, so reaching this line proves it stopped.
+    assert generator.cancelled.is_set()
+    assert not any(isinstance(event, Final) for event in events)
+
+
+def test_the_system_prompt_is_the_same_for_every_question(scripted):
+    answerer, generator = scripted
+    generator.enqueue(GOOD_REPLY, ENGLISH_REPLY)
+    answerer.ask(INVEST)
+    answerer.ask("How much will Amazon invest in 2025?")
+    first, second = (request[0] for request in generator.requests)
+    assert first == second and first["role"] == "system"
