@@ -67,10 +67,13 @@ class LexicalIndex:
         return [(int(row), float(scores[row])) for row in order if scores[row] > 0]
 
     def save(self, directory: Path) -> None:
-        """Write the bm25s files into `directory`."""
-        self._model.save(str(directory))
+        """Write the bm25s files into `directory`; nothing when empty (bm25s cannot save an unindexed model)."""
+        if self.size:
+            self._model.save(str(directory))
 
     @classmethod
     def load(cls, directory: Path, size: int) -> LexicalIndex:
-        """Read what `save` wrote; `size` comes from the manifest."""
+        """Read what `save` wrote; `size` comes from the manifest, and 0 means there is nothing to read."""
+        if size == 0:
+            return cls.build([], [])
         return cls(bm25s.BM25.load(str(directory)), size)

@@ -7,7 +7,7 @@ Layout of `index_dir`:
     generations/<id>/chunks.jsonl   chunk id, doc id, offsets, language, text fingerprint
     generations/<id>/embeddings.npy float32 (chunks x dimension), row i = chunk i
     generations/<id>/dense.faiss    FAISS index over the embeddings
-    generations/<id>/lexical/       bm25s files
+    generations/<id>/lexical/       bm25s files (none when the index has no chunks)
     generations/<id>/sentences.jsonl + sentence_embeddings.npy   every sentence's span and vector,
                                     so answers pick evidence sentences without embedding at query time
 A crash while writing leaves a `.tmp-*` folder that is never read; the previous generation stays live.

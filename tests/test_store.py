@@ -13,7 +13,9 @@ from rag import store
 from rag.corpus import Corpus
 from rag.documents import Document
 from rag.errors import IndexIncompatibleError, IndexMissingError
-from rag.store import load_index
+from rag.indexing import Indexer
+from rag.retrieval import Retriever
+from rag.store import load_index, save_index
 
 ARTICLES = {
     "cloud": "Le cloud progresse vite. AWS investit dans le cloud et les serveurs.",
@@ -27,6 +29,10 @@ def write_corpus(folder: Path, articles: dict[str, str]) -> Path:
     for name, text in articles.items():
         (folder / f"{name}.txt").write_text(text, encoding="utf-8")
     return folder
+
+
+def staging_leftovers(index_dir: Path) -> list[str]:
+    return [path.name for path in (index_dir / "generations").iterdir() if path.name.startswith(".tmp-")]
 
 
 @pytest.fixture
@@ -86,8 +92,34 @@ def test_crash_mid_write_leaves_previous_index_usable(corpus, tmp_path, monkeypa
     assert reopened.search("puces", 1)[0].doc_id == "puces"
     monkeypatch.undo()
     Corpus.open(corpus.index_dir, keyword_embedder).sync_paths([tmp_path / "articles"])
-    leftovers = [p.name for p in (corpus.index_dir / "generations").iterdir() if p.name.startswith(".tmp-")]
-    assert leftovers == []
+    assert staging_leftovers(corpus.index_dir) == []
+
+
+def test_emptied_index_saves_reopens_and_takes_documents_again(tmp_path, keyword_embedder):
+    index_dir = tmp_path / "index"
+    indexer = Indexer(keyword_embedder)
+    articles = [Document(doc_id, doc_id.title(), text) for doc_id, text in ARTICLES.items()]
+    full, _ = indexer.upsert(indexer.empty(), articles, "api")
+    save_index(full, index_dir)
+    emptied, report = indexer.remove(full, list(ARTICLES))
+    assert report.removed == tuple(sorted(ARTICLES))
+    save_index(emptied, index_dir)
+    reopened = load_index(index_dir, keyword_embedder.model_id)
+    assert (reopened.documents, reopened.chunks, reopened.lexical.size) == ({}, [], 0)
+    assert staging_leftovers(index_dir) == []
+    refilled, _ = indexer.upsert(reopened, [Document("puces", "Puces", ARTICLES["puces"])], "api")
+    save_index(refilled, index_dir)
+    retriever = Retriever(load_index(index_dir, keyword_embedder.model_id), keyword_embedder)
+    assert [hit.doc_id for hit in retriever.search("Trainium", 5, mode="lexical")] == ["puces"]
+    assert retriever.search("puces nvidia", 1)[0].doc_id == "puces"
+
+
+def test_index_built_from_nothing_saves_and_loads(tmp_path, keyword_embedder):
+    save_index(Indexer(keyword_embedder).empty(), tmp_path / "index")
+    loaded = load_index(tmp_path / "index", keyword_embedder.model_id)
+    assert (loaded.documents, loaded.chunks, loaded.lexical.size) == ({}, [], 0)
+    assert loaded.lexical.search("cloud", "fr", 5) == []
+    assert staging_leftovers(tmp_path / "index") == []
 
 
 def test_index_built_with_another_model_is_refused(corpus):
