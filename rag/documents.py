@@ -117,7 +117,7 @@ def parse_document(
 ) -> Document:
     """Clean scraped article text into a `Document`; explicit title/date/source win over detection.
 
-    One line is one paragraph (a line starting in lower case continues a hard-wrapped one);
+    One line is one paragraph (a lower-case line right below one continues it: hard wrapping);
     paragraphs are joined with exactly "\\n\\n". Share-bar lines at either end are dropped, and a
     leading `date YYYY-MM-DD`, a leading headline or `# ` heading and a trailing `Source : X`
     line move out of the text into their fields. Wording (apostrophes included) is kept as is.
@@ -155,17 +155,21 @@ def parse_document(
 
 
 def _paragraphs(raw: str) -> list[str]:
-    """Non-empty lines, NFC, stripped, inner whitespace runs collapsed, wrapped lines re-joined."""
+    """Non-empty lines, NFC, stripped, inner whitespace runs collapsed, wrapped lines re-joined.
+
+    Only the line right below may continue a paragraph: a blank line always ends one, so a heading
+    is never merged with a body that starts in lower case.
+    """
     text = unicodedata.normalize("NFC", raw.translate(_INVISIBLE))
     paragraphs: list[str] = []
+    previous = ""
     for line in text.splitlines():
         line = " ".join(line.split())
-        if not line:
-            continue
-        if paragraphs and line[0].islower() and paragraphs[-1][-1] not in ".!?…":
+        if line and previous and line[0].islower() and paragraphs[-1][-1] not in ".!?…":
             paragraphs[-1] += " " + line
-        else:
+        elif line:
             paragraphs.append(line)
+        previous = line
     return paragraphs
 
 

@@ -103,6 +103,18 @@ def test_markdown_heading_becomes_title(tmp_path: Path) -> None:
     assert document.text == "## Une section\n\nLe corps du texte."
 
 
+def test_blank_line_ends_the_heading_even_before_a_lower_case_line() -> None:
+    document = parse_document("# Titre\n\nle texte commence en minuscule. Deuxième phrase.", "minuscule")
+    assert (document.title, document.text) == ("Titre", "le texte commence en minuscule. Deuxième phrase.")
+    headline = parse_document("Un titre sans point\n\nle corps commence ici. Suite.", "headline")
+    assert (headline.title, headline.text) == ("Un titre sans point", "le corps commence ici. Suite.")
+
+
+def test_wrapped_headline_is_still_rejoined() -> None:
+    document = parse_document("Un titre coupé\nen deux lignes\nLe corps du texte. Suite.", "wrapped")
+    assert (document.title, document.text) == ("Un titre coupé en deux lignes", "Le corps du texte. Suite.")
+
+
 def test_explicit_arguments_override_detection() -> None:
     raw = " date 2025-11-05 Amazon investit. Beaucoup.\nSource : Techcrunch\n"
     detected = parse_document(raw, "api-doc")
