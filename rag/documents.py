@@ -55,10 +55,57 @@ def validate_doc_id(doc_id: str) -> str:
     return doc_id
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that did not load; `reason` is the whole message, naming the file like every error here."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class DocumentBatch:
+    """What a set of paths gave: one bad file among many is reported, not fatal."""
+
+    documents: list[Document]
+    skipped: list[SkippedFile]
+
+
+def read_documents(paths: Sequence[Path]) -> DocumentBatch:
+    """Load files and folders, skipping each file that fails or repeats an earlier doc id.
+
+    A missing path or a folder with no `.txt`/`.md` file is a usage mistake and fails the call.
+    """
+    documents: dict[str, tuple[Path, Document]] = {}
+    skipped: list[SkippedFile] = []
+    for file in _files(paths):
+        try:
+            document = load_document(file)
+        except InvalidInputError as error:
+            skipped.append(SkippedFile(file, str(error)))
+            continue
+        if document.doc_id in documents:
+            first = documents[document.doc_id][0]
+            reason = f"{file} and {first} both give document id {document.doc_id!r}; rename one of them"
+            skipped.append(SkippedFile(file, reason))
+        else:
+            documents[document.doc_id] = (file, document)
+    return DocumentBatch([document for _, document in documents.values()], skipped)
+
+
 def load_documents(paths: Sequence[Path]) -> list[Document]:
-    """Load files and folders (their `.txt`/`.md` files, sorted); a doc id may appear only once."""
+    """`read_documents` for callers that need every file: the first skipped file fails the call."""
+    batch = read_documents(paths)
+    if batch.skipped:
+        raise InvalidInputError(batch.skipped[0].reason)
+    return batch.documents
+
+
+def _files(paths: Sequence[Path]) -> list[Path]:
+    """The files named, and each folder's `.txt`/`.md` files sorted by name (hidden ones left out)."""
     files: list[Path] = []
     for path in paths:
+        _require_exists(path)
         if path.is_dir():
             found = sorted(
                 child
@@ -70,20 +117,17 @@ def load_documents(paths: Sequence[Path]) -> list[Document]:
             files.extend(found)
         else:
             files.append(path)
-    documents: dict[str, tuple[Path, Document]] = {}
-    for file in files:
-        document = load_document(file)
-        if document.doc_id in documents:
-            first = documents[document.doc_id][0]
-            raise InvalidInputError(f"{file} and {first} both give document id {document.doc_id!r}; rename one of them")
-        documents[document.doc_id] = (file, document)
-    return [document for _, document in documents.values()]
+    return files
+
+
+def _require_exists(path: Path) -> None:
+    if not path.exists():
+        raise InvalidInputError(f"{path}: no such file or folder")
 
 
 def load_document(path: Path) -> Document:
     """Read one UTF-8 `.txt`/`.md` article; its doc id is the file name without the suffix."""
-    if not path.exists():
-        raise InvalidInputError(f"{path}: no such file or folder")
+    _require_exists(path)
     if path.suffix.lower() not in ACCEPTED_SUFFIXES:
         raise InvalidInputError(
             f"{path}: unsupported file type {path.suffix or '(none)'!r}; "

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import Document, load_document, load_documents, parse_document, validate_doc_id
+from rag.documents import (
+    Document,
+    SkippedFile,
+    load_document,
+    load_documents,
+    parse_document,
+    read_documents,
+    validate_doc_id,
+)
 from rag.errors import InvalidInputError
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -132,6 +140,49 @@ def test_folder_takes_txt_and_md_only_and_duplicates_are_refused(tmp_path: Path)
     (tmp_path / "a.txt").write_text("Doublon.", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="both give document id 'a'"):
         load_documents([tmp_path])
+
+
+def test_bad_files_are_skipped_with_their_reason_and_the_rest_load(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("Premier article.", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("Doublon de a.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Deuxième article.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("Déjà vu.".encode("latin-1"))
+    batch = read_documents([tmp_path])
+    assert [(document.doc_id, document.text) for document in batch.documents] == [
+        ("a", "Premier article."),
+        ("b", "Deuxième article."),
+    ]
+    assert [skipped.path.name for skipped in batch.skipped] == ["a.txt", "empty.txt", "latin1.txt"]
+    duplicate, empty, latin1 = (skipped.reason for skipped in batch.skipped)
+    assert "a.txt" in duplicate and "a.md" in duplicate and "both give document id 'a'" in duplicate
+    assert "empty.txt" in empty and "no text left" in empty
+    assert "latin1.txt" in latin1 and "not UTF-8 text" in latin1
+    with pytest.raises(InvalidInputError, match="both give document id 'a'"):
+        load_documents([tmp_path])  # the strict wrapper fails on the first skipped file
+
+
+def test_explicitly_named_bad_file_is_skipped_too(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Un article.", encoding="utf-8")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    batch = read_documents([tmp_path / "good.txt", tmp_path / "notes.pdf"])
+    assert [document.doc_id for document in batch.documents] == ["good"]
+    (skipped,) = batch.skipped
+    assert isinstance(skipped, SkippedFile) and skipped.path == tmp_path / "notes.pdf"
+    assert "notes.pdf: unsupported file type '.pdf'" in skipped.reason
+
+
+@pytest.mark.parametrize("name", ["absent.txt", "absent-folder"])
+def test_read_documents_refuses_a_missing_path(tmp_path: Path, name: str) -> None:
+    (tmp_path / "good.txt").write_text("Un article.", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=f"{name}: no such file or folder"):
+        read_documents([tmp_path / "good.txt", tmp_path / name])
+
+
+def test_read_documents_refuses_a_folder_without_articles(tmp_path: Path) -> None:
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(InvalidInputError, match="no .txt or .md files"):
+        read_documents([tmp_path])
 
 
 def test_unsupported_suffix_names_the_file_and_the_accepted_types(tmp_path: Path) -> None:
