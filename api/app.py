@@ -20,6 +20,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import ask, documents, search, system
 from api.routes.system import STATIC_DIR
 from api.schemas import ErrorOut
+from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, allowed_hosts
 from rag import __version__
 from rag.config import Settings
 from rag.errors import (
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(CrossSiteWriteMiddleware, trusted_origins=settings.cors_origins)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts(settings))
     return app
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GeneratorName = Literal["local", "openai", "extractive"]
@@ -46,7 +47,21 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list); empty disables CORS."
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host headers the API answers (JSON list, against DNS rebinding); empty derives them from host.",
+    )
     api_key: str | None = Field(
         None, description="When set, document-changing endpoints require `Authorization: Bearer <key>`."
     )
     api_key_for_ask: bool = Field(False, description="Also require the API key for /ask and /search.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key_not_blank(cls, value: str | None) -> str | None:
+        """`RAG_API_KEY=` must not quietly leave the write endpoints open."""
+        if value is not None and not value.strip():
+            raise PydanticCustomError(
+                "api_key_empty", "set but empty: unset it to run without a key, or give it a key"
+            )
+        return value

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 180
 # What the tests decide for each server; the rest (model cache, threads) comes from the environment.
 _SERVER_VARIABLES = {
-    "RAG_INDEX_DIR", "RAG_GENERATOR", "RAG_API_KEY", "RAG_API_KEY_FOR_ASK", "RAG_CORS_ORIGINS", "RAG_HOST", "RAG_PORT"
+    "RAG_INDEX_DIR", "RAG_GENERATOR", "RAG_API_KEY", "RAG_API_KEY_FOR_ASK", "RAG_CORS_ORIGINS", "RAG_HOST", "RAG_PORT",
+    "RAG_ALLOWED_HOSTS",
 }
 
 

@@ -204,7 +204,8 @@ def test_unexpected_and_domain_errors_become_json_without_a_traceback(tmp_path) 
     def stale() -> None:
         raise IndexIncompatibleError("index was built with model X; run `rag index --rebuild`")
 
-    http = TestClient(app, raise_server_exceptions=False)  # no `with`: the lifespan (models) is not needed
+    # No `with`: the lifespan (models) is not needed. A loopback Host: the app refuses TestClient's "testserver".
+    http = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
     response = http.get("/boom")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error"}
