@@ -23,6 +23,7 @@ from rag.retrieval import MODES
 from rag.service import open_corpus, open_service
 
 DEFAULT_CORPUS = Path("seeds")
+SKIPPED_FILES = 3  # `rag index` exit status when it indexed the rest but skipped some files
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -30,12 +31,17 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     corpus = open_corpus(settings, missing_ok=True, rebuild=args.rebuild)
     report = corpus.sync_paths(args.paths or [DEFAULT_CORPUS], show_progress=sys.stderr.isatty() or args.progress)
     seconds = time.perf_counter() - started
+    status = SKIPPED_FILES if report.skipped else 0
+    for item in report.skipped:
+        print(f"rag: skipped {item.reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps({**asdict(report), "total_seconds": round(seconds, 3)}, ensure_ascii=False))
-        return 0
+        skipped = [{"path": str(item.path), "reason": item.reason} for item in report.skipped]
+        summary = {**asdict(report), "skipped": skipped, "total_seconds": round(seconds, 3)}
+        print(json.dumps(summary, ensure_ascii=False))
+        return status
     if not report.changed and not args.rebuild:
         print(f"Index up to date: {report.documents} documents, {report.chunks} chunks ({seconds:.1f} s).")
-        return 0
+        return status
     changes = ", ".join(
         f"{len(names)} {label}" for label, names in
         (("added", report.added), ("updated", report.updated), ("removed", report.removed)) if names
@@ -44,7 +50,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"Indexed {report.documents} documents ({changes or 'rebuilt'}), {report.chunks} chunks, "
         f"{report.embedded_texts} passages and sentences embedded, in {seconds:.1f} s -> {settings.index_dir}"
     )
-    return 0
+    return status
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

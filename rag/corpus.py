@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.documents import Document, load_documents
-from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError
+from rag.documents import Document, read_documents
+from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError, InvalidInputError
 from rag.indexing import Indexer, IndexReport
 from rag.language import LanguageCode
 from rag.retrieval import Hit, Mode, retrieve
@@ -93,11 +94,29 @@ class Corpus:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}") from None
 
     def sync_paths(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexReport:
-        """Make the file documents exactly those under `paths` (added, changed, removed)."""
-        documents = load_documents(paths)
-        return self._write(
-            lambda previous: self._indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
-        )
+        """Make the file documents exactly those under `paths` (added, changed, removed).
+
+        A file that fails to load is skipped and listed in the report, and the version of it indexed
+        before (if any) stays; when no file loads, nothing changes.
+        """
+        batch = read_documents(paths)
+        if not batch.documents:
+            reasons = "; ".join(item.reason for item in batch.skipped[:3])
+            raise InvalidInputError(f"no document could be read, the index is unchanged: {reasons}")
+
+        def change(previous: CorpusIndex) -> tuple[CorpusIndex, IndexReport]:
+            loaded = {document.doc_id for document in batch.documents}
+            kept = [
+                stored.document
+                for item in batch.skipped
+                if (stored := previous.documents.get(item.path.stem)) is not None
+                and stored.origin == FILE_ORIGIN
+                and stored.document.doc_id not in loaded
+            ]
+            documents = [*batch.documents, *kept]
+            return self._indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
+
+        return replace(self._write(change), skipped=tuple(batch.skipped))
 
     def upsert(self, documents: Sequence[Document]) -> IndexReport:
         """Add or replace documents posted over HTTP."""

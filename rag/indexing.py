@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.chunking import Chunker
-from rag.documents import Document
+from rag.documents import Document, SkippedFile
 from rag.language import detect_language
 from rag.sentences import split_sentences
 from rag.store import (
@@ -48,6 +48,7 @@ class IndexReport:
     updated: tuple[str, ...]
     removed: tuple[str, ...]
     seconds: float
+    skipped: tuple[SkippedFile, ...] = ()  # files that did not load, reported and left out
 
     @property
     def changed(self) -> bool:

@@ -60,3 +60,30 @@ def test_unsupported_file_is_a_one_line_error(indexed, tmp_path):
 def test_search_without_an_index_says_to_build_one(tmp_path):
     result = rag("search", "cloud", index_dir=tmp_path / "none")
     assert result.returncode == 1 and "rag index" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_file_is_reported_and_skipped_and_the_rest_is_indexed(tmp_path):
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    (articles / "broken.txt").write_bytes(b"Un article \xff\xfe illisible.")
+    result = rag("index", str(articles), "--json", index_dir=tmp_path / "index")
+    assert result.returncode == 3, result.stderr
+    assert "rag: skipped" in result.stderr and "broken.txt" in result.stderr and "UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["documents"] == 5 and [item["path"] for item in report["skipped"]] == [str(articles / "broken.txt")]
+
+
+def test_an_indexed_file_that_turns_bad_keeps_its_indexed_version(indexed, tmp_path):
+    _, index_dir = indexed
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    index_copy = tmp_path / "index"
+    shutil.copytree(index_dir, index_copy, symlinks=True)
+    (articles / f"{OPENAI}.txt").write_bytes(b"\xff corrupted on disk")
+    result = rag("index", str(articles), "--json", index_dir=index_copy)
+    assert result.returncode == 3 and OPENAI in result.stderr
+    report = json.loads(result.stdout)
+    assert report["documents"] == 5 and report["removed"] == [] and report["updated"] == []
+    search = rag("search", "How much is OpenAI paying AWS?", "-k", "1", "--json", index_dir=index_copy)
+    assert json.loads(search.stdout)["hits"][0]["doc_id"] == OPENAI

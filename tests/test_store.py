@@ -14,7 +14,6 @@ from rag.corpus import Corpus
 from rag.documents import Document
 from rag.errors import IndexIncompatibleError, IndexMissingError
 from rag.indexing import Indexer
-from rag.retrieval import Retriever
 from rag.store import load_index, save_index
 
 ARTICLES = {
@@ -109,9 +108,9 @@ def test_emptied_index_saves_reopens_and_takes_documents_again(tmp_path, keyword
     assert staging_leftovers(index_dir) == []
     refilled, _ = indexer.upsert(reopened, [Document("puces", "Puces", ARTICLES["puces"])], "api")
     save_index(refilled, index_dir)
-    retriever = Retriever(load_index(index_dir, keyword_embedder.model_id), keyword_embedder)
-    assert [hit.doc_id for hit in retriever.search("Trainium", 5, mode="lexical")] == ["puces"]
-    assert retriever.search("puces nvidia", 1)[0].doc_id == "puces"
+    corpus = Corpus.open(index_dir, keyword_embedder)
+    assert [hit.doc_id for hit in corpus.search("Trainium", 5, mode="lexical")] == ["puces"]
+    assert corpus.search("puces nvidia", 1)[0].doc_id == "puces"
 
 
 def test_index_built_from_nothing_saves_and_loads(tmp_path, keyword_embedder):
