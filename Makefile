@@ -39,7 +39,8 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 lint: install
-	$(BIN)/ruff check rag api tests bench
+	$(BIN)/ruff check rag api tests bench eval
+	$(BIN)/mypy rag api eval bench
 
 test: models browser-deps lint
 	$(BIN)/python -m pytest

@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import sys
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,10 @@ SEEDS = ROOT / "seeds"
 
 sys.path.insert(0, str(ROOT))
 from rag.documents import Document, load_documents  # noqa: E402
+from rag.evaluation.gold import ANSWERABLE_CATEGORIES, CATEGORIES  # noqa: E402
+from rag.language import LANGUAGES  # noqa: E402
+from rag.textnorm import fold  # noqa: E402
 
-LANGUAGES = ("fr", "en")
-ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap")
-UNANSWERABLE_CATEGORIES = ("near_miss", "off_topic")
-CATEGORIES = ANSWERABLE_CATEGORIES + UNANSWERABLE_CATEGORIES
 REQUIRED_KEYS = ("id", "language", "question", "answerable", "category", "facts", "doc_ids", "evidence")
 OPTIONAL_KEYS = ("notes",)
 _ID = re.compile(r"(fr|en)-\d{3}")
@@ -41,13 +39,6 @@ _ID = re.compile(r"(fr|en)-\d{3}")
 
 class GoldError(Exception):
     """A problem in the source file; the message names the item and says what to fix."""
-
-
-def normalize(text: str) -> str:
-    """Lower-case, accent-free, with ’ as ' and non-breaking spaces as spaces: how facts are matched."""
-    text = text.replace("\u2019", "'").replace("\u00a0", " ").replace("\u202f", " ").lower()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def resolve_quote(document: Document, quote: str) -> tuple[int, int]:
@@ -107,9 +98,9 @@ def build_item(raw: dict[str, Any], documents: dict[str, Document]) -> dict[str,
             raise GoldError("an answerable item needs at least one fact and one piece of evidence")
         if uncited := sorted(set(doc_ids) - {entry["doc_id"] for entry in evidence}):
             raise GoldError(f"doc_ids {uncited} have no evidence; quote them or drop them")
-        supporting = normalize(" ".join(texts))
+        supporting = fold(" ".join(texts))
         for forms in facts:
-            if not any(normalize(form) in supporting for form in forms):
+            if not any(fold(form) in supporting for form in forms):
                 raise GoldError(f"no form of fact {forms} appears in the evidence; add the article's wording")
     elif facts or doc_ids or evidence:
         raise GoldError("an unanswerable item has empty facts, doc_ids and evidence")

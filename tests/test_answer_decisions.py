@@ -138,12 +138,3 @@ def test_cancel_stops_the_model_and_no_answer_follows(scripted):
     # An endless reply can only end through the cancel, so reaching this line proves it stopped.
     assert generator.cancelled.is_set()
     assert not any(isinstance(event, Final) for event in events)
-
-
-def test_the_system_prompt_is_the_same_for_every_question(scripted):
-    answerer, generator = scripted
-    generator.enqueue(GOOD_REPLY, ENGLISH_REPLY)
-    answerer.ask(INVEST)
-    answerer.ask("How much will Amazon invest in 2025?")
-    first, second = (request[0] for request in generator.requests)
-    assert first == second and first["role"] == "system"

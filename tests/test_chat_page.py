@@ -5,16 +5,16 @@ Screenshots land in artifacts/ (git-ignored) at desktop and 360 px widths.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
+from servers import ThreadServer, copy_index
+
+from rag.config import Settings
+from rag.service import open_service
 
 pytestmark = pytest.mark.browser
 
@@ -39,37 +39,18 @@ REFUSED = "Quel est le nom du chat de ma voisine ?"
 
 
 @pytest.fixture(scope="module")
-def site(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[str]:
     """The real app (extractive answers) under uvicorn on a free port, over a copy of the seed index."""
-    import uvicorn
-
-    from api import create_app
-    from rag.config import Settings
-
-    index_dir = tmp_path_factory.mktemp("chat-page") / "index"
-    shutil.copytree(seed_index_dir, index_dir, symlinks=True)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    app = create_app(Settings(index_dir=index_dir, generator="extractive", api_key=None))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 180
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("chat-page") / "index")
+    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
+    with ThreadServer(open_service(settings, embedder=embedder)) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (`make browser-deps`)")
-    from playwright.sync_api import sync_playwright  # noqa: I001 (imported only when a browser exists)
+    assert CHROMIUM.exists(), "Debian's chromium is not installed: `make test` installs it (`make browser-deps`)"
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)

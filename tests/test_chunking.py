@@ -10,12 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.chunking import Chunk, Chunker
+from rag.config import Settings
 from rag.documents import Document, load_documents
 from rag.errors import InvalidInputError
+from rag.provisioning.embedding_model import FOLDER_NAME
 from rag.sentences import split_sentences
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
-E5_TOKENIZER = Path.home() / ".cache" / "rag" / "multilingual-e5-small"
+E5_TOKENIZER = Settings().cache_dir / FOLDER_NAME
 
 
 def count_words(text: str) -> int:

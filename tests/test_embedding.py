@@ -19,7 +19,7 @@ from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
 from rag.provisioning import embedding_model as provisioning
 
-USER_CACHE = Path.home() / ".cache" / "rag"
+USER_CACHE = Settings().cache_dir  # RAG_CACHE_DIR, as `make test` prepared it
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from rag.answerer import Answerer
 from rag.config import Settings
 from rag.corpus import Corpus
@@ -138,13 +140,19 @@ def rank_documents(
         batch = questions[begin : begin + _EMBED_BATCH]
         vectors = corpus.embed_queries([q.question for q in batch])
         for question, vector in zip(batch, vectors):
+            embedded = _already(vector)
             for mode in modes:
                 # The language is detected, as for any user: a misread short question is part of the score.
-                hits = retrieve(snapshot, question.question, lambda _, v=vector: v, _CHUNKS_PER_SEARCH, mode=mode)
+                hits = retrieve(snapshot, question.question, embedded, _CHUNKS_PER_SEARCH, mode=mode)
                 rankings[mode].append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
         if on_batch is not None:
             on_batch(len(batch))
     return rankings
+
+
+def _already(vector: np.ndarray) -> Callable[[str], np.ndarray]:
+    """An `embed` for `retrieve` that returns a vector computed in a batch beforehand."""
+    return lambda _query: vector
 
 
 def run_piaf(
