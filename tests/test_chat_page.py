@@ -145,6 +145,29 @@ def test_french_question_gets_a_cited_french_answer_and_its_context(open_page, s
     close_context(page, cards[0])
 
 
+def test_sources_show_while_the_answer_is_written_and_speak_the_question_language(open_page) -> None:
+    page = open_page(DESKTOP)
+    # Records what the page shows at each state change (observers run before the next event is read).
+    page.evaluate("""() => {
+      window.seen = [];
+      new MutationObserver(() => window.seen.push({
+        state: document.body.dataset.state,
+        reading: document.querySelectorAll("#sources .card.reading").length,
+        status: document.getElementById("status").textContent,
+        lang: document.getElementById("result").getAttribute("lang"),
+      })).observe(document.body, { attributes: true, attributeFilter: ["data-state"] });
+    }""")
+    ask(page, "How much is OpenAI paying AWS, and for how long?")
+    seen = page.evaluate("window.seen")
+    states = [entry["state"] for entry in seen]
+    assert states.index("reading") < states.index("answered"), states
+    reading = seen[states.index("reading")]
+    assert reading["reading"] >= 1 and reading["status"] == "Reading the sources…" and reading["lang"] == "en"
+    # Once answered, the cards are the answer's citations, numbered like its markers.
+    assert page.locator("#sources .card.reading").count() == 0
+    assert page.locator("#sources .card#cite-1").count() == 1
+
+
 def test_english_question_keyboard_only_at_phone_width(open_page, site: str) -> None:
     page = open_page(PHONE)
     page.keyboard.press("Tab")  # skip link

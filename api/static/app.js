@@ -10,6 +10,8 @@ const TEXT = {
     closest: "Passages les plus proches",
     undated: "sans date",
     thinking: "Recherche dans les articles…",
+    reading: "Lecture des sources…",
+    beingRead: "Sources en cours de lecture",
     writing: "Rédaction de la réponse…",
     done: "Réponse prête.",
     stopped: "Réponse interrompue.",
@@ -28,6 +30,8 @@ const TEXT = {
     closest: "Closest passages",
     undated: "undated",
     thinking: "Searching the articles…",
+    reading: "Reading the sources…",
+    beingRead: "Sources being read",
     writing: "Writing the answer…",
     done: "Answer ready.",
     stopped: "Answer stopped.",
@@ -140,7 +144,8 @@ async function* readEvents(response) {
 
 // --- asking ------------------------------------------------------------------------------------
 
-// body[data-state] is "busy" while a question is out, then "answered", "refused", "failed" or "stopped".
+// body[data-state] is "busy" while a question is out ("reading" once its sources are shown), then
+// "answered", "refused", "failed" or "stopped".
 function setBusy(busy) {
   if (busy) document.body.dataset.state = "busy";
   askButton.disabled = busy;
@@ -188,7 +193,9 @@ async function ask(text) {
     }
     let draft = "";
     for await (const { event, data } of readEvents(response)) {
-      if (event === "token") {
+      if (event === "sources") {
+        showSources(JSON.parse(data));
+      } else if (event === "token") {
         if (!draft) {
           result.hidden = false;
           resultTitle.textContent = t("answer");
@@ -221,6 +228,19 @@ async function ask(text) {
 
 // --- rendering ------------------------------------------------------------------------------
 
+// The passages the model is reading, shown as soon as retrieval is done, in the answer's language.
+function showSources(data) {
+  uiLanguage = data.language === "en" ? "en" : "fr";
+  document.body.dataset.state = "reading";
+  result.hidden = false;
+  result.setAttribute("lang", uiLanguage);
+  resultTitle.textContent = t("answer");
+  statusLine.textContent = t("reading");
+  sourcesTitle.textContent = t("beingRead");
+  sourcesTitle.hidden = data.passages.length === 0;
+  sources.replaceChildren(...data.passages.map((passage) => card(passage, "reading", question.value)));
+}
+
 function showAnswer(answer) {
   uiLanguage = answer.language === "en" ? "en" : "fr";
   document.body.dataset.state = answer.abstained ? "refused" : "answered";
@@ -237,7 +257,8 @@ function showAnswer(answer) {
   sourcesTitle.textContent = answer.abstained ? t("closest") : t("sources");
   sourcesTitle.hidden = items.length === 0;
   const highlightFrom = answer.abstained ? question.value : answer.answer;
-  sources.replaceChildren(...items.map((citation) => card(citation, !answer.abstained, highlightFrom)));
+  const kind = answer.abstained ? "related" : "cited";
+  sources.replaceChildren(...items.map((citation) => card(citation, kind, highlightFrom)));
 }
 
 // Related passages can repeat when two retrieved chunks of one article overlap: show each once.
@@ -277,14 +298,16 @@ function answerNodes(text, cited) {
   return nodes;
 }
 
-function card(citation, isCitation, highlightFrom) {
+// kind: "cited" (numbered like the answer's markers), "reading" (sent before the answer) or "related".
+function card(citation, kind, highlightFrom) {
   const date = el("span", { class: "date" });
+  const ids = { cited: "cite", reading: "reading", related: "related" };
   const button = el(
     "button",
     {
       type: "button",
-      class: "card",
-      id: isCitation ? `cite-${citation.id}` : `related-${citation.id}`,
+      class: kind === "reading" ? "card reading" : "card",
+      id: `${ids[kind]}-${citation.id}`,
       title: t("open"),
       "data-doc-id": citation.doc_id,
       "data-start": String(citation.start),
@@ -293,7 +316,7 @@ function card(citation, isCitation, highlightFrom) {
     },
     [
       el("span", { class: "card-head" }, [
-        el("span", { class: "badge", text: isCitation ? String(citation.id) : "≈", "aria-hidden": "true" }),
+        el("span", { class: "badge", text: kind === "related" ? "≈" : String(citation.id), "aria-hidden": "true" }),
         el("span", { class: "card-title", text: citation.title }),
       ]),
       date,
