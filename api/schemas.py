@@ -28,14 +28,14 @@ class AskRequest(_Request):
 
     question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
     language: LanguageChoice = Field("auto", description="Answer language; auto follows the question.")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages retrieved before picking evidence.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="Passages retrieved before picking evidence.")
 
 
 class SearchRequest(_Request):
     """A query for `POST /search`."""
 
     query: Question = Field(description="Free text, 1-2,000 characters once trimmed.")
-    k: int = Field(5, ge=1, le=MAX_SEARCH_K, description="Number of passages returned.")
+    k: int = Field(5, ge=1, le=MAX_SEARCH_K, strict=True, description="Number of passages returned.")
 
 
 class DocumentIn(_Request):

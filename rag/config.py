@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("", description="API key for the OpenAI-compatible server (may be empty).")
     generation_timeout_s: float = Field(60.0, gt=0, description="Upper bound on one generation call.")
     max_answer_tokens: int = Field(160, ge=16, le=1024, description="Upper bound on generated tokens.")
-    threads: int = Field(2, ge=1, description="CPU threads for the local generator.")
+    threads: int = Field(2, ge=1, description="CPU threads the local generator reads its prompt with.")
+    decode_threads: int = Field(1, ge=1, description="CPU threads the local generator writes tokens with.")
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
     cors_origins: list[str] = Field(
@@ -54,7 +55,9 @@ class Settings(BaseSettings):
     api_key: str | None = Field(
         None, description="When set, document-changing endpoints require `Authorization: Bearer <key>`."
     )
-    api_key_for_ask: bool = Field(False, description="Also require the API key for /ask and /search.")
+    api_key_for_ask: bool = Field(
+        False, description="Also require the API key for /ask, /search and reading documents."
+    )
 
     @field_validator("api_key")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.documents import Document, read_documents
-from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError, InvalidInputError
+from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError, InvalidInputError, RagError
 from rag.indexing import Indexer, IndexReport
 from rag.language import LanguageCode
 from rag.retrieval import Hit, Mode, retrieve
@@ -19,6 +20,8 @@ from rag.store import CorpusIndex, StoredDocument, load_index, save_index, write
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
+
+log = logging.getLogger(__name__)
 
 FILE_ORIGIN = "file"  # documents from `rag index PATH`: the index mirrors those paths
 API_ORIGIN = "api"  # documents posted over HTTP: kept until deleted over HTTP
@@ -66,7 +69,16 @@ class Corpus:
 
     @property
     def snapshot(self) -> CorpusIndex:
-        """The live snapshot (immutable): read it once when several reads must agree."""
+        """The live snapshot (immutable): read it once when several reads must agree.
+
+        When another process (`rag index`) made a new generation live, it is loaded first; a reader
+        never waits for that: while this process is writing, the current snapshot is served.
+        """
+        if _live_generation(self.index_dir) != self._generation and self._lock.acquire(blocking=False):
+            try:
+                self._follow_other_writer()
+            finally:
+                self._lock.release()
         return self._snapshot
 
     @property
@@ -79,7 +91,7 @@ class Corpus:
     ) -> list[Hit]:
         """The k best chunks for `query` in the live snapshot, each with its scored sentences."""
         # One snapshot for the whole query, even if a writer swaps in a new one meanwhile.
-        snapshot = self._snapshot
+        snapshot = self.snapshot
         return retrieve(snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode)
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
@@ -89,9 +101,10 @@ class Corpus:
     def document(self, doc_id: str) -> StoredDocument:
         """One stored document, or DocumentNotFoundError."""
         try:
-            return self._snapshot.documents[doc_id]
+            return self.snapshot.documents[doc_id]
         except KeyError:
-            raise DocumentNotFoundError(f"no document with id {doc_id!r}") from None
+            shown = doc_id if len(doc_id) <= 130 else f"{doc_id[:120]}…"  # never echo a huge id back
+            raise DocumentNotFoundError(f"no document with id {shown!r}") from None
 
     def sync_paths(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexReport:
         """Make the file documents exactly those under `paths` (added, changed, removed).
@@ -126,6 +139,19 @@ class Corpus:
         """Remove one document from both search sides."""
         self.document(doc_id)
         return self._write(lambda previous: self._indexer.remove(previous, [doc_id]))
+
+    def _follow_other_writer(self) -> None:
+        generation = _live_generation(self.index_dir)
+        if generation is None or generation == self._generation:
+            return
+        try:
+            index = load_index(self.index_dir, self.model_id)
+            _check_chunking(index, self._indexer)
+        except RagError as error:  # a damaged new generation must not take down the one being served
+            log.warning("keeping the loaded index: the one another process wrote cannot be read (%s)", error)
+            self._generation = generation
+            return
+        self._snapshot, self._generation = index, generation
 
     def _write(self, change: Callable[[CorpusIndex], tuple[CorpusIndex, IndexReport]]) -> IndexReport:
         with self._lock, write_lock(self.index_dir):

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import time
+import tokenize
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -229,6 +230,8 @@ def save_index(index: CorpusIndex, index_dir: Path) -> Path:
 def load_index(index_dir: Path, embedding_model: str | None = None) -> CorpusIndex:
     """Read the live generation, checking it is whole and built by `embedding_model` (when given)."""
     live = index_dir / "current"
+    if live.is_symlink() and not live.exists():
+        raise IndexIncompatibleError(f"the live index in {index_dir} points at a missing generation; {_REBUILD}")
     if not live.exists():
         raise IndexMissingError(f"no index in {index_dir}; run `rag index` to build it")
     try:
@@ -252,7 +255,8 @@ def load_index(index_dir: Path, embedding_model: str | None = None) -> CorpusInd
         lexical = LexicalIndex.load(live / "lexical", len(chunks))
         sentences = [IndexedSentence(**record) for record in _read_jsonl(live / "sentences.jsonl")]
         sentence_embeddings = np.load(live / "sentence_embeddings.npy")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SyntaxError, tokenize.TokenError) as error:
+        # numpy parses a .npy header with Python's tokenizer: a corrupted one raises its errors.
         raise IndexIncompatibleError(f"index in {index_dir} is damaged ({error}); {_REBUILD}") from error
     expected = (manifest.documents, manifest.chunks, manifest.chunks, manifest.chunks, manifest.sentences,
                 manifest.sentences, manifest.dimension, manifest.dimension)

@@ -126,10 +126,16 @@ def test_index_built_with_another_model_is_refused(corpus):
         load_index(corpus.index_dir, "other/model")
 
 
-@pytest.mark.parametrize("damage", ["manifest", "embeddings", "missing-file", "counts"])
+@pytest.mark.parametrize("damage", ["manifest", "embeddings", "npy-header", "missing-file", "counts", "dangling"])
 def test_damaged_index_names_the_fix(corpus, damage):
     live = (corpus.index_dir / "current").resolve()
-    if damage == "manifest":
+    if damage == "npy-header":  # numpy reads the header with Python's tokenizer
+        raw = bytearray((live / "embeddings.npy").read_bytes())
+        raw[10:13] = b'"""'  # an unterminated string where the header dict begins
+        (live / "embeddings.npy").write_bytes(bytes(raw))
+    elif damage == "dangling":
+        shutil.rmtree(live)
+    elif damage == "manifest":
         (live / "manifest.json").write_text("{not json")
     elif damage == "embeddings":
         (live / "embeddings.npy").write_bytes(b"garbage")
@@ -162,3 +168,11 @@ def test_delete_removes_from_both_sides(corpus):
     corpus.delete("emplois")
     hits = corpus.search("emplois", 5, mode="lexical") + corpus.search("emplois", 5, mode="dense")
     assert all(hit.doc_id != "emplois" for hit in hits)
+
+
+def test_a_corpus_follows_what_another_process_wrote(corpus, keyword_embedder):
+    reader = Corpus.open(corpus.index_dir, keyword_embedder)  # a running server, say
+    writer = Corpus.open(corpus.index_dir, keyword_embedder)  # `rag index` in another process
+    writer.upsert([Document("nouvelle", "Nouvelle", "NVIDIA annonce des puces pour le cloud.")])
+    assert "nouvelle" in reader.snapshot.documents
+    assert "nouvelle" in {hit.doc_id for hit in reader.search("nvidia", 5)}

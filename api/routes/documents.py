@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CorpusDep, DocumentUpload, WriteAccess
+from api.deps import AskAccess, CorpusDep, DocumentUpload, WriteAccess
 from api.schemas import (
     DocumentDeleted,
     DocumentDetail,
@@ -40,13 +40,13 @@ _UPLOAD_BODY = {
 }
 
 
-@router.get("")
+@router.get("", dependencies=[AskAccess])
 def list_documents(corpus: CorpusDep) -> list[DocumentSummary]:
     """Every indexed document, sorted by id, without its text."""
     return DocumentSummary.listing(corpus.snapshot)
 
 
-@router.get("/{doc_id}")
+@router.get("/{doc_id}", dependencies=[AskAccess])
 def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
     """One document with its cleaned text, the reference for every `start`/`end` offset."""
     snapshot = corpus.snapshot

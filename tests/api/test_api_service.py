@@ -112,7 +112,15 @@ def test_api_key_for_ask_guards_questions_too(locked_server, api_key: str) -> No
             check_error(response, 401)
             assert response.headers["www-authenticate"] == "Bearer"
             assert http.post(path, json=body, headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
+        for path in ("/documents", "/documents/003_d80e80294214e752"):
+            check_error(http.get(path), 401)  # full texts are as guarded as the answers quoting them
+            assert http.get(path, headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
         assert http.get("/health").status_code == 200
+
+
+def test_an_unknown_huge_id_is_not_echoed_back(client: httpx.Client) -> None:
+    detail = check_error(client.get("/documents/" + "x" * 5000), 404)
+    assert len(detail) < 200 and "xxxx" in detail
 
 
 def test_without_a_key_anyone_may_write_and_cors_allows_the_configured_origin(open_server) -> None:
@@ -151,6 +159,11 @@ BAD_REQUESTS = [
     ("post", "/search", {"json": {"query": ""}}, 422, "query"),
     ("post", "/search", {"json": {"query": "Amazon", "k": 51}}, 422, "k"),
     ("post", "/search", {"json": {"k": 3}}, 422, "query"),
+    ("post", "/search", {"json": {"query": "Amazon", "k": "5"}}, 422, "k"),
+    ("post", "/search", {"json": {"query": "Amazon", "k": True}}, 422, "k"),
+    ("post", "/ask", {"json": {"question": "Amazon ?", "top_k": True}}, 422, "top_k"),
+    ("post", "/ask", {"json": {"question": "\u0000\ud7ff\u202e\ufeff"}}, 400, "no letters or digits"),
+    ("post", "/ask/stream", {"json": {"question": "?!?! ...;;;"}}, 400, "no letters or digits"),
     ("get", "/documents/unknown-article", {}, 404, "unknown-article"),
     ("get", "/documents/bad%20id", {}, 404, "bad id"),
     ("delete", "/documents/unknown-article", {"auth": True}, 404, "unknown-article"),
