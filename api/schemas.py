@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from rag.answer_types import AbstainReason, Answer, Sources
+from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.indexing import IndexReport
 from rag.language import LanguageChoice, LanguageCode
@@ -60,6 +60,22 @@ class CitationOut(BaseModel):
     score: float
 
 
+class ChecksOut(BaseModel):
+    """What was checked on one claim."""
+
+    figures: FigureCheck = Field(description="Its figures are in its cited snippets; `none`: it states no figure.")
+    entity: SlotCheck = Field(description="A cited snippet names the company or product the question asks about.")
+    period: SlotCheck = Field(description="The cited snippets speak of the question's year and quarter.")
+
+
+class ClaimOut(BaseModel):
+    """One sentence of the answer, the citation ids it rests on, and its checks."""
+
+    text: str
+    citations: list[int]
+    checks: ChecksOut
+
+
 class AnswerOut(BaseModel):
     """The library's `Answer`, field for field."""
 
@@ -71,6 +87,7 @@ class AnswerOut(BaseModel):
     related: list[CitationOut]
     model: str
     timings_ms: dict[str, float]
+    claims: list[ClaimOut] = Field(description="The answer claim by claim; empty for a refusal.")
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:

@@ -32,6 +32,28 @@ class Citation:
     score: float
 
 
+FigureCheck = Literal["supported", "unsupported", "none"]
+SlotCheck = Literal["matches", "mismatch", "n/a"]
+
+
+@dataclass(frozen=True)
+class ClaimChecks:
+    """What was checked on one claim: its figures against its citations, and the question's slots."""
+
+    figures: FigureCheck  # every figure is in a cited snippet (or the question); "none": it has no figure
+    entity: SlotCheck  # a cited snippet names the company or product the question asks about
+    period: SlotCheck  # the cited snippets speak of the question's year and quarter, not another
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the answer, the citation ids it rests on and what was checked."""
+
+    text: str
+    citations: list[int]
+    checks: ClaimChecks
+
+
 @dataclass(frozen=True)
 class Answer:
     """An answer in `language` whose [n] markers each point at one of `citations` (and vice versa)."""
@@ -44,6 +66,7 @@ class Answer:
     related: list[Citation]
     model: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answer_types import (
     CITATION_MARKER,
@@ -14,6 +14,7 @@ from rag.answer_types import (
     Answer,
     AnswerEvent,
     Citation,
+    Claim,
     Final,
     Sources,
     Token,
@@ -26,7 +27,7 @@ from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
 from rag.retrieval import Evidence
-from rag.verification import verify
+from rag.verification import Verdict, check_quotes, has_mismatch, verify
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Answerer:
         language_code = answer_language(question, language)
         hits = self.corpus.search(question, top_k, language=language_code)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES)
-        compose = _Composer(language_code, closest_passages(hits, RELATED_PASSAGES), started, _ms(started))
+        compose = _Composer(question, language_code, closest_passages(hits, RELATED_PASSAGES), started, _ms(started))
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
         if not evidence or evidence[0].score < RELEVANCE_THRESHOLD:
@@ -122,11 +123,13 @@ class Answerer:
                 return
             if verdict.problem is None:
                 model = self.generator.name
-                yield Final(compose.generated(verdict.text, verdict.cited, evidence, model, _ms(generating)))
+                yield Final(compose.generated(verdict, evidence, model, _ms(generating)))
                 return
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
-        if firmer == "language" or evidence[0].score >= STRONG_EVIDENCE_THRESHOLD:
+        # A quote is trusted in place of the draft when the evidence is strong, never when the draft
+        # answered about another entity or period: the best quote is then likely the same near miss.
+        if firmer == "language" or (firmer == "unsupported" and evidence[0].score >= STRONG_EVIDENCE_THRESHOLD):
             yield Final(compose.extractive(evidence, _ms(generating)))
         else:
             yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
@@ -136,6 +139,7 @@ class Answerer:
 class _Composer:
     """Builds the final Answer objects of one question (its language, related passages and clock)."""
 
+    question: str
     language: LanguageCode
     related: list[Evidence]
     started: float
@@ -146,21 +150,29 @@ class _Composer:
         return self._answer(REFUSALS[self.language], reason, [], related, model, generate_ms)
 
     def extractive(self, evidence: Sequence[Evidence], generate_ms: float = 0.0) -> Answer:
-        """The best evidence sentence quoted (two when the runner-up is as good), cited."""
+        """The best evidence sentence quoted (two when the runner-up is as good), cited.
+
+        When every quote is about another entity or period than the question's, that is a refusal;
+        otherwise each quote's checks are shown with it.
+        """
         chosen = [item for item in evidence[:2] if item.score >= evidence[0].score - 0.02]
+        claims = list(check_quotes(chosen, self.question))
+        if all(has_mismatch([claim]) for claim in claims):
+            return self.refusal("unsupported_after_check", EXTRACTIVE_MODEL, generate_ms)
         lead, open_quote, close_quote = _EXTRACTIVE_LEAD[self.language]
         quotes = " ".join(f"{open_quote}{item.text}{close_quote} [{n}]" for n, item in enumerate(chosen, 1))
         citations = [_citation(n, item) for n, item in enumerate(chosen, 1)]
-        return self._answer(lead + quotes, None, citations, [], EXTRACTIVE_MODEL, generate_ms)
+        return self._answer(lead + quotes, None, citations, [], EXTRACTIVE_MODEL, generate_ms, claims)
 
-    def generated(
-        self, text: str, cited: Sequence[int], evidence: Sequence[Evidence], model: str, generate_ms: float
-    ) -> Answer:
+    def generated(self, verdict: Verdict, evidence: Sequence[Evidence], model: str, generate_ms: float) -> Answer:
         """Renumber markers 1..n in order of first citation so markers and citations match one to one."""
-        renumber = {old: new for new, old in enumerate(cited, 1)}
-        text = CITATION_MARKER.sub(lambda match: "".join(f"[{renumber[n]}]" for n in marker_numbers(match)), text)
-        citations = [_citation(renumber[old], evidence[old - 1]) for old in cited]
-        return self._answer(text, None, citations, [], model, generate_ms)
+        renumber = {old: new for new, old in enumerate(verdict.cited, 1)}
+        text = CITATION_MARKER.sub(
+            lambda match: "".join(f"[{renumber[n]}]" for n in marker_numbers(match)), verdict.text
+        )
+        citations = [_citation(renumber[old], evidence[old - 1]) for old in verdict.cited]
+        claims = [replace(claim, citations=[renumber[n] for n in claim.citations]) for claim in verdict.claims]
+        return self._answer(text, None, citations, [], model, generate_ms, claims)
 
     def _answer(
         self,
@@ -170,9 +182,12 @@ class _Composer:
         related: list[Citation],
         model: str,
         generate_ms: float,
+        claims: list[Claim] | None = None,
     ) -> Answer:
         timings = {"retrieve": self.retrieve_ms, "generate": generate_ms, "total": _ms(self.started)}
-        return Answer(text, self.language, reason is not None, reason, citations, related, model, timings)
+        return Answer(
+            text, self.language, reason is not None, reason, citations, related, model, timings, claims or []
+        )
 
 
 def _citation(number: int, item: Evidence) -> Citation:

@@ -6,11 +6,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.answer_types import CITATION_MARKER, marker_numbers
+from rag.answer_types import CITATION_MARKER, Claim, ClaimChecks, FigureCheck, marker_numbers
 from rag.language import LanguageCode, is_other_language
 from rag.prompting import NOT_FOUND
 from rag.retrieval import Evidence
 from rag.sentences import split_sentences
+from rag.slots import Slots, entity_check, period_check, read_slots
 from rag.textnorm import fold, number_values, numbers_in
 
 # What a small model writes instead of the sentinel when it declines.
@@ -40,7 +41,8 @@ class Verdict:
     text: str  # the answer with markers that point nowhere removed
     cited: tuple[int, ...]  # 1-based evidence numbers, in order of first citation
     declined: bool  # the model said the excerpts do not answer
-    problem: str | None  # None when the answer may ship; else "language" or "unsupported"
+    problem: str | None  # None when the answer may ship; else "language", "unsupported" or "mismatch"
+    claims: tuple[Claim, ...] = ()  # one per sentence, citations numbered as the excerpts
 
 
 def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, question: str = "") -> Verdict:
@@ -64,11 +66,61 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
         pieces.append(text[cursor:start] + sentence)
         cursor, supported = end, supported and ok
     text, cited = _keep_valid_markers("".join(pieces) + text[cursor:], len(evidence))
+    claims = check_claims(text, evidence, question)
     if not cited or not supported:
-        return Verdict(text, cited, False, "unsupported")
+        return Verdict(text, cited, False, "unsupported", claims)
+    if has_mismatch(claims):
+        return Verdict(text, cited, False, "mismatch", claims)
     if is_other_language(CITATION_MARKER.sub(" ", text), language):
-        return Verdict(text, cited, False, "language")
-    return Verdict(text, cited, False, None)
+        return Verdict(text, cited, False, "language", claims)
+    return Verdict(text, cited, False, None, claims)
+
+
+def check_claims(text: str, evidence: Sequence[Evidence], question: str) -> tuple[Claim, ...]:
+    """Each cited sentence of `text` as a claim, checked for figures, entity and period.
+
+    A sentence that cites nothing (a connective, "Yes.") is no claim of its own.
+    """
+    slots = read_slots(question)
+    claims = []
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        numbers = [n for match in CITATION_MARKER.finditer(sentence) for n in marker_numbers(match)]
+        cited = list(dict.fromkeys(n for n in numbers if 1 <= n <= len(evidence)))
+        if cited:
+            items = [evidence[n - 1] for n in cited]
+            prose = re.sub(r"\s+([.,;:!?…])", r"\1", CITATION_MARKER.sub("", sentence)).strip()
+            claims.append(_claim(prose, cited, items, slots, question))
+    return tuple(claims)
+
+
+def check_quotes(quotes: Sequence[Evidence], question: str) -> tuple[Claim, ...]:
+    """Quoted excerpts as claims (quote n cites [n]): their figures are theirs, their slots are checked."""
+    slots = read_slots(question)
+    return tuple(_claim(item.text, [n], [item], slots, question) for n, item in enumerate(quotes, 1))
+
+
+def has_mismatch(claims: Sequence[Claim]) -> bool:
+    """Whether a claim cites a snippet about another entity or period than the question's."""
+    return any(claim.checks.entity == "mismatch" or claim.checks.period == "mismatch" for claim in claims)
+
+
+def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots, question: str) -> Claim:
+    """A claim's checks. Slots are read on the snippets that hold its figures (citing a snippet about
+    NVIDIA beside the one holding Amazon's figure does not make the figure NVIDIA's), or on all of them
+    when it states none. The entity may be named by a snippet or its article's title (snippets often
+    say "the company" or "he"); the period must be the snippets' own."""
+    given = number_values(question)
+    figures = [readings for readings in numbers_in(text) if not readings & given]
+    values = [number_values(item.text) for item in items]
+    available = set().union(*values)
+    figure_check: FigureCheck = (
+        "none" if not figures else "supported" if all(readings & available for readings in figures) else "unsupported"
+    )
+    holding = [item for item, found in zip(items, values) if any(readings & found for readings in figures)]
+    basis = holding or list(items)
+    entity = entity_check(slots, [*(item.text for item in basis), *(item.title for item in basis)])
+    return Claim(text, cited, ClaimChecks(figure_check, entity, period_check(slots, [item.text for item in basis])))
 
 
 def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:

@@ -138,3 +138,23 @@ def test_cancel_stops_the_model_and_no_answer_follows(scripted):
     # An endless reply can only end through the cancel, so reaching this line proves it stopped.
     assert generator.cancelled.is_set()
     assert not any(isinstance(event, Final) for event in events)
+
+
+def test_an_answer_about_another_entity_is_retried_then_refused_even_with_strong_evidence(scripted):
+    answerer, generator = scripted
+    question = "Quel est le bénéfice net de NVIDIA en 2024 ?"
+    assert best_evidence_score(answerer, question) >= STRONG_EVIDENCE_THRESHOLD, "the test needs strong evidence"
+    near_miss = "Le bénéfice net de NVIDIA en 2024 est de 78 milliards de dollars [1]."  # Amazon's 2024 spending
+    generator.enqueue(near_miss, near_miss)
+    answer = answerer.ask(question)
+    assert answer.abstained and answer.abstain_reason == "unsupported_after_check"
+    assert "another company, product or period" in generator.requests[1][-1]["content"]
+
+
+def test_a_verified_answer_lists_its_claims_with_the_answer_numbering(scripted):
+    answerer, generator = scripted
+    generator.enqueue(GOOD_REPLY)
+    answer = answerer.ask(INVEST)
+    assert answer.claims and all(claim.citations for claim in answer.claims)
+    assert {n for claim in answer.claims for n in claim.citations} == {citation.id for citation in answer.citations}
+    assert answer.claims[0].checks.figures == "supported" and answer.claims[0].checks.period != "mismatch"

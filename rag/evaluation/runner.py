@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from rag.answer_types import Answer, Citation
+from rag.answer_types import Answer, Citation, Claim, ClaimChecks
 from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.errors import IndexMissingError, RagError
@@ -153,6 +153,10 @@ def _answer(body: dict[str, Any]) -> Answer:
             related=[Citation(**citation) for citation in body.get("related", [])],
             model=body["model"],
             timings_ms={key: float(value) for key, value in body.get("timings_ms", {}).items()},
+            claims=[
+                Claim(claim["text"], list(claim["citations"]), ClaimChecks(**claim["checks"]))
+                for claim in body.get("claims", [])
+            ],
         )
     except (KeyError, TypeError) as error:
         raise RagError(f"POST /ask returned something that is not an answer object ({error})") from error

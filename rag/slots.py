@@ -1,0 +1,119 @@
+"""Slot checks: does a cited sentence carry the entity and period the question asks about?
+
+A 1.5B model readily answers "what did AWS earn in Q2 2025?" with the Q4 2024 figure sitting in the
+next excerpt, or NVIDIA's profit with Amazon's spending. These checks read the question's named
+entities (companies, products: capitalised words and acronyms) and periods (years, quarters in French
+and English) and compare them with what each claim cites, deterministically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rag.answer_types import SlotCheck
+from rag.textnorm import fold
+
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_QUARTERS = {
+    1: r"premier|1er|first|1st|q1|t1",
+    2: r"deuxieme|2e|2eme|second|2nd|q2|t2",
+    3: r"troisieme|3e|3eme|third|3rd|q3|t3",
+    4: r"quatrieme|4e|4eme|fourth|4th|q4|t4",
+}
+_QUARTER = [
+    (
+        number,
+        re.compile(rf"\b(?:(?:{words})[\s-]+(?:trimestre|quarter)|[qt]{number}|(?:trimestre|quarter)\s+{number})\b"),
+    )
+    for number, words in _QUARTERS.items()
+]
+# A capitalised word or acronym, possibly several in a row ("Google Cloud", "Amazon Web Services").
+_NAME = re.compile(r"\b[A-Z][\w&'’.-]*[\w](?:\s+[A-Z][\w&'’.-]*[\w])*|\b[A-Z]{2,}\b")
+# Capitalised words that name no entity: question words, articles and prepositions opening a
+# question, quarter codes, IA/AI (which every article is about) and nationalities.
+_NOT_NAMES = frozenset(
+    fold(word)
+    for line in (
+        "Quel Quelle Quels Quelles Combien Comment Pourquoi Qui Que Quoi Quand Où Est Sont Le La Les Un Une",
+        "Des Selon En Au Aux Du De Et Dans Sur Pour Par Avec Comparez",
+        "What Which Who Whom Whose How Why When Where Is Are Was Were Do Does Did The A An In On Of For By With",
+        "And Compare According Q1 Q2 Q3 Q4 T1 T2 T3 T4 IA AI PDG CEO",
+        "Chinese American European French Japanese German British Indian Chinois Américain Européen",
+    )
+    for word in line.split(" ")
+)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What a question pins down: the entities it names and the years and quarters it asks about."""
+
+    entities: frozenset[str]
+    years: frozenset[str]
+    quarters: frozenset[int]
+
+
+def read_slots(question: str) -> Slots:
+    """The question's entities (folded), years and quarters."""
+    folded = fold(question)
+    return Slots(frozenset(_entities(question)), frozenset(_YEAR.findall(folded)), frozenset(_quarters(folded)))
+
+
+def entity_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
+    """"matches" when a cited text names one of the question's entities, "mismatch" when none does."""
+    if not slots.entities:
+        return "n/a"
+    texts = list(cited)
+    if not texts:
+        return "mismatch"
+    return "matches" if any(_names(entity, text) for entity in slots.entities for text in texts) else "mismatch"
+
+
+def period_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
+    """"mismatch" when the cited texts speak of other quarters or years only; "n/a" when they say nothing."""
+    folded = [fold(text) for text in cited]
+    found_quarters = {quarter for text in folded for quarter in _quarters(text)}
+    found_years = {year for text in folded for year in _YEAR.findall(text)}
+    verdicts = []
+    if slots.quarters and found_quarters:
+        verdicts.append(bool(slots.quarters & found_quarters))
+    if slots.years and found_years:
+        verdicts.append(bool(slots.years & found_years))
+    if not verdicts:
+        return "n/a"
+    return "matches" if all(verdicts) else "mismatch"
+
+
+def _quarters(folded: str) -> set[int]:
+    return {number for number, pattern in _QUARTER if pattern.search(folded)}
+
+
+def _entities(question: str) -> set[str]:
+    names = set()
+    for match in _NAME.finditer(question):
+        words = match.group().split()
+        if match.start() == 0 and not _is_brand(words[0]):
+            words = words[1:]  # capitalised only because it opens the question ("D'ici", "Combien")
+        words = [word for word in words if fold(word) not in _NOT_NAMES]
+        if words:
+            names.add(re.sub(r"'s\b", "", fold(" ".join(words))))
+    return names
+
+
+def _is_brand(word: str) -> bool:
+    """A word whose capitals are not the sentence's: an acronym, OpenAI, DeepSeek, Trainium3."""
+    return any(char.isupper() for char in word[1:]) or any(char.isdigit() for char in word)
+
+
+def _names(entity: str, text: str) -> bool:
+    """Whether `text` names `entity`: every word of it, or its acronym ("AWS" for Amazon Web Services)."""
+    folded = fold(text)
+    if all(re.search(rf"\b{re.escape(word)}\b", folded) for word in entity.split()):
+        return True
+    initials = {
+        "".join(word[0] for word in run.split()).casefold()
+        for run in re.findall(r"\b[A-Z]\w+(?:\s+[A-Z]\w+)+", text)
+    }
+    return entity in initials

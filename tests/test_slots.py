@@ -1,0 +1,85 @@
+"""Slot checks: the question's entities and periods read in French and English, and compared with citations."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.retrieval import Evidence
+from rag.slots import entity_check, period_check, read_slots
+from rag.verification import check_claims, check_quotes, has_mismatch, verify
+
+
+@pytest.mark.parametrize(
+    ("question", "entities", "years", "quarters"),
+    [
+        ("What operating income did AWS report for the second quarter of 2025?", {"aws"}, {"2025"}, {2}),
+        ("Quel chiffre d'affaires Amazon a-t-il publié pour le deuxième trimestre 2025 ?", {"amazon"}, {"2025"}, {2}),
+        ("Compare Amazon's capital expenditure in Q4 2024 with that in Q2 2025.", {"amazon"}, {"2024", "2025"}, {2, 4}),
+        ("What full-year figure does Amazon's fourth-quarter 2024 spending imply?", {"amazon"}, {"2024"}, {4}),
+        ("Combien les dépenses au T4 2024 ont-elles atteint ?", set(), {"2024"}, {4}),
+        ("How much is OpenAI paying AWS, and for how long?", {"openai", "aws"}, set(), set()),
+        ("What was Google Cloud's operating margin in 2024?", {"google cloud"}, {"2024"}, set()),
+        ("D'ici quand le partenariat entre OpenAI et AWS est-il prévu ?", {"openai", "aws"}, set(), set()),
+        ("Which low-cost Chinese newcomer shook up the generative AI race?", set(), set(), set()),
+        ("DeepSeek a-t-il dépensé moins que prévu ?", {"deepseek"}, set(), set()),
+    ],
+)
+def test_slots_are_read_from_french_and_english_questions(question, entities, years, quarters):
+    slots = read_slots(question)
+    assert (set(slots.entities), set(slots.years), set(slots.quarters)) == (entities, years, quarters)
+
+
+def test_a_cited_sentence_about_another_quarter_is_a_period_mismatch():
+    slots = read_slots("What operating income did AWS report for the second quarter of 2025?")
+    other = "AWS a dégagé un bénéfice d'exploitation de 10,6 milliards de dollars au quatrième trimestre 2024."
+    same = "Au deuxième trimestre 2025, AWS a réalisé 30,9 milliards de dollars de chiffre d'affaires."
+    assert period_check(slots, [other]) == "mismatch"
+    assert period_check(slots, [same]) == "matches"
+    assert period_check(slots, ["AWS reste le numéro un du cloud."]) == "n/a"
+
+
+def test_an_entity_is_named_by_its_words_or_its_acronym():
+    slots = read_slots("Combien d'employés compte AWS ?")
+    assert entity_check(slots, ["Amazon Web Services emploie des milliers d'ingénieurs."]) == "matches"
+    assert entity_check(slots, ["Amazon supprime 14 000 emplois."]) == "mismatch"
+    assert entity_check(read_slots("Quel est le rôle du cloud ?"), ["Amazon supprime 14 000 emplois."]) == "n/a"
+
+
+def _evidence(text: str, title: str = "Un article") -> Evidence:
+    return Evidence("doc", title, text, 0, len(text), 0.9)
+
+
+def test_an_answer_citing_another_entity_fails_verification_with_its_claims_shown():
+    question = "Quel est le bénéfice net de NVIDIA en 2024 ?"
+    evidence = [_evidence("Il s'agit d'une hausse par rapport aux 78 milliards de dollars investis en 2024.")]
+    verdict = verify("Le bénéfice net de NVIDIA en 2024 est de 78 milliards de dollars [1].", evidence, "fr", question)
+    assert verdict.problem == "mismatch"
+    (claim,) = verdict.claims
+    assert claim.citations == [1]
+    assert (claim.checks.figures, claim.checks.entity, claim.checks.period) == ("supported", "mismatch", "matches")
+
+
+def test_an_article_title_may_name_the_entity_a_snippet_calls_the_company():
+    question = "Combien Amazon prévoit-il d'investir en 2025 ?"
+    evidence = [_evidence("L'entreprise investira plus de 100 milliards de dollars en 2025.", "Amazon et le cloud")]
+    claims = check_claims("Plus de 100 milliards de dollars en 2025 [1].", evidence, question)
+    assert [claim.checks.entity for claim in claims] == ["matches"] and not has_mismatch(claims)
+
+
+def test_claims_are_the_cited_sentences_with_their_own_citations():
+    question = "How much is OpenAI paying AWS, and for how long?"
+    evidence = [_evidence("OpenAI paiera 38 milliards de dollars à AWS."), _evidence("Le contrat court sur sept ans.")]
+    claims = check_claims("OpenAI pays AWS 38 billion dollars [1]. The deal runs seven years [2]. Good.", evidence,
+                          question)
+    assert [(claim.text, claim.citations) for claim in claims] == [
+        ("OpenAI pays AWS 38 billion dollars.", [1]),
+        ("The deal runs seven years.", [2]),
+    ]
+    assert [claim.checks.figures for claim in claims] == ["supported", "none"]
+    assert claims[1].checks.entity == "mismatch"  # the second excerpt names neither company
+
+
+def test_quotes_are_claims_checked_like_answers():
+    quotes = [_evidence("AWS a dégagé 10,6 milliards au quatrième trimestre 2024.")]
+    (claim,) = check_quotes(quotes, "What operating income did AWS report for the second quarter of 2025?")
+    assert claim.citations == [1] and claim.checks.period == "mismatch" and claim.checks.figures == "supported"
