@@ -136,6 +136,12 @@ def test_french_question_gets_a_cited_french_answer_and_its_context(open_page, s
     assert answer.get_attribute("lang") == "fr"
     assert "D'après les articles" in answer.text_content()
     assert page.locator("#answer a.marker[href='#cite-1']").count() == 1
+    claim = page.locator("#answer .claims li.claim").first
+    assert "checked" in (claim.get_attribute("class") or "")
+    expect(claim.locator(".claim-why")).to_be_hidden()
+    claim.focus()  # the reasons of the check show on focus (and hover), for keyboard users too
+    expect(claim.locator(".claim-why")).to_be_visible()
+    assert "source" in claim.locator(".claim-why").text_content()
     cards = check_cards(page, site)
     assert cards[0].locator(".snippet mark").count() >= 1
     expect(page.locator("#sources .date").first).not_to_have_text("")

@@ -22,6 +22,12 @@ const TEXT = {
     open: "Voir l’extrait dans l’article",
     notFound: "Cet extrait n’est plus dans l’article (il a changé depuis la réponse).",
     citation: "Source",
+    checks: "Vérifications",
+    checked: "vérifié",
+    flagged: "à vérifier",
+    figures: { supported: "chiffres présents dans la source", unsupported: "chiffre absent de la source", none: "aucun chiffre" },
+    entity: { matches: "la source parle de l’entreprise demandée", mismatch: "la source parle d’une autre entreprise", "n/a": "" },
+    period: { matches: "la source parle de la période demandée", mismatch: "la source parle d’une autre période", "n/a": "" },
   },
   en: {
     answer: "Answer",
@@ -42,6 +48,12 @@ const TEXT = {
     open: "Show the snippet in the article",
     notFound: "This snippet is no longer in the article (it changed since the answer).",
     citation: "Source",
+    checks: "Checks",
+    checked: "checked",
+    flagged: "check this",
+    figures: { supported: "figures found in the source", unsupported: "a figure is not in the source", none: "no figure" },
+    entity: { matches: "the source is about the company asked", mismatch: "the source is about another company", "n/a": "" },
+    period: { matches: "the source is about the period asked", mismatch: "the source is about another period", "n/a": "" },
   },
 };
 
@@ -252,6 +264,7 @@ function showAnswer(answer) {
 
   const cited = new Set(answer.citations.map((citation) => citation.id));
   answerBox.replaceChildren(el("p", { class: "answer-text" }, answerNodes(answer.answer, cited)));
+  if (answer.claims && answer.claims.length) answerBox.append(claimList(answer.claims));
 
   const items = answer.abstained ? distinct(answer.related) : answer.citations;
   sourcesTitle.textContent = answer.abstained ? t("closest") : t("sources");
@@ -259,6 +272,24 @@ function showAnswer(answer) {
   const highlightFrom = answer.abstained ? question.value : answer.answer;
   const kind = answer.abstained ? "related" : "cited";
   sources.replaceChildren(...items.map((citation) => card(citation, kind, highlightFrom)));
+}
+
+// Each claim with what was checked: a mark, and the reasons on hover or keyboard focus.
+function claimList(claims) {
+  const items = claims.map((claim) => {
+    const { figures, entity, period } = claim.checks;
+    const ok = figures !== "unsupported" && entity !== "mismatch" && period !== "mismatch";
+    const reasons = [TEXT[uiLanguage].figures[figures], TEXT[uiLanguage].entity[entity], TEXT[uiLanguage].period[period]]
+      .filter(Boolean).join(" · ");
+    const sourcesText = claim.citations.map((id) => `[${id}]`).join("");
+    return el("li", { class: ok ? "claim checked" : "claim flagged", tabindex: "0", title: reasons,
+                      "aria-label": `${ok ? t("checked") : t("flagged")}: ${claim.text} ${sourcesText} (${reasons})` }, [
+      el("span", { class: "claim-mark", text: ok ? "✓" : "!", "aria-hidden": "true" }),
+      el("span", { class: "claim-text", text: `${claim.text} ${sourcesText}` }),
+      el("span", { class: "claim-why", text: reasons }),
+    ]);
+  });
+  return el("div", { class: "claims" }, [el("p", { class: "claims-title", text: t("checks") }), el("ul", {}, items)]);
 }
 
 // Related passages can repeat when two retrieved chunks of one article overlap: show each once.

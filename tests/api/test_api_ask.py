@@ -48,11 +48,17 @@ def check_answer(body: dict, http: httpx.Client) -> None:
         text = http.get(f"/documents/{citation['doc_id']}").json()["text"]
         assert text[citation["start"] : citation["end"]] == citation["snippet"]
     if body["abstained"]:
-        assert body["abstain_reason"] and body["citations"] == []
+        assert body["abstain_reason"] and body["citations"] == [] and body["claims"] == []
     else:
         assert body["abstain_reason"] is None and body["citations"]
         for citation in body["citations"]:
             assert f"[{citation['id']}]" in body["answer"]
+        assert body["claims"], "an answer is a list of checked claims"
+        ids = {citation["id"] for citation in body["citations"]}
+        for claim in body["claims"]:
+            assert claim["text"] and set(claim["citations"]) <= ids and claim["citations"]
+            assert claim["checks"]["figures"] in ("supported", "unsupported", "none")
+            assert {claim["checks"]["entity"], claim["checks"]["period"]} <= {"matches", "mismatch", "n/a"}
 
 
 def test_ask_answers_french_with_verbatim_citations(client: httpx.Client) -> None:
