@@ -127,9 +127,7 @@ class Answerer:
                 return
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
-        # A quote is trusted in place of the draft when the evidence is strong, never when the draft
-        # answered about another entity or period: the best quote is then likely the same near miss.
-        if firmer == "language" or (firmer == "unsupported" and evidence[0].score >= STRONG_EVIDENCE_THRESHOLD):
+        if firmer == "language" or evidence[0].score >= STRONG_EVIDENCE_THRESHOLD:
             yield Final(compose.extractive(evidence, _ms(generating)))
         else:
             yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))

@@ -28,10 +28,6 @@ _FIRMER = {
         "Your previous answer contained figures or claims that the cited excerpts do not contain, or no "
         "citation. Use only figures written in the excerpts and cite them with [n]; otherwise reply {not_found}."
     ),
-    "mismatch": (
-        "Your previous answer cited an excerpt about another company, product or period than the question asks "
-        "about. Answer only from excerpts about exactly what the question names; otherwise reply {not_found}."
-    ),
 }
 
 
@@ -40,7 +36,7 @@ def build_messages(
 ) -> list[Message]:
     """System rules plus a user turn with the numbered excerpts and the question.
 
-    `firmer` ("language", "unsupported" or "mismatch") adds a correction after a failed first attempt.
+    `firmer` ("language" or "unsupported") adds a correction after a failed first attempt.
     """
     name = LANGUAGE_NAMES[language]
     excerpts = "\n".join(f"[{number}] {item.text}" for number, item in enumerate(evidence, 1))

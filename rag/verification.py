@@ -41,7 +41,7 @@ class Verdict:
     text: str  # the answer with markers that point nowhere removed
     cited: tuple[int, ...]  # 1-based evidence numbers, in order of first citation
     declined: bool  # the model said the excerpts do not answer
-    problem: str | None  # None when the answer may ship; else "language", "unsupported" or "mismatch"
+    problem: str | None  # None when the answer may ship; else "language" or "unsupported"
     claims: tuple[Claim, ...] = ()  # one per sentence, citations numbered as the excerpts
 
 
@@ -69,8 +69,6 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     claims = check_claims(text, evidence, question)
     if not cited or not supported:
         return Verdict(text, cited, False, "unsupported", claims)
-    if has_mismatch(claims):
-        return Verdict(text, cited, False, "mismatch", claims)
     if is_other_language(CITATION_MARKER.sub(" ", text), language):
         return Verdict(text, cited, False, "language", claims)
     return Verdict(text, cited, False, None, claims)

@@ -49,11 +49,13 @@ def _evidence(text: str, title: str = "Un article") -> Evidence:
     return Evidence("doc", title, text, 0, len(text), 0.9)
 
 
-def test_an_answer_citing_another_entity_fails_verification_with_its_claims_shown():
+def test_an_answer_citing_another_entity_ships_with_its_claim_flagged():
     question = "Quel est le bénéfice net de NVIDIA en 2024 ?"
     evidence = [_evidence("Il s'agit d'une hausse par rapport aux 78 milliards de dollars investis en 2024.")]
     verdict = verify("Le bénéfice net de NVIDIA en 2024 est de 78 milliards de dollars [1].", evidence, "fr", question)
-    assert verdict.problem == "mismatch"
+    # Measured on the gold set, retrying on a mismatch made the model refuse answerable questions: the
+    # check is shown to the reader, not enforced (see eval/README.md).
+    assert verdict.problem is None and has_mismatch(verdict.claims)
     (claim,) = verdict.claims
     assert claim.citations == [1]
     assert (claim.checks.figures, claim.checks.entity, claim.checks.period) == ("supported", "mismatch", "matches")
