@@ -26,6 +26,7 @@ from rag.evidence import closest_passages, select_evidence
 from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
+from rag.rendering import render_figures
 from rag.retrieval import Evidence
 from rag.verification import Verdict, check_quotes, has_mismatch, verify
 
@@ -163,13 +164,23 @@ class _Composer:
         return self._answer(lead + quotes, None, citations, [], EXTRACTIVE_MODEL, generate_ms, claims)
 
     def generated(self, verdict: Verdict, evidence: Sequence[Evidence], model: str, generate_ms: float) -> Answer:
-        """Renumber markers 1..n in order of first citation so markers and citations match one to one."""
+        """Renumber markers 1..n in order of first citation so markers and citations match one to one,
+        and write French figures the English way in an English answer."""
         renumber = {old: new for new, old in enumerate(verdict.cited, 1)}
+        sources = [item.text for item in evidence]
         text = CITATION_MARKER.sub(
             lambda match: "".join(f"[{renumber[n]}]" for n in marker_numbers(match)), verdict.text
         )
+        text = render_figures(text, self.language, sources)
         citations = [_citation(renumber[old], evidence[old - 1]) for old in verdict.cited]
-        claims = [replace(claim, citations=[renumber[n] for n in claim.citations]) for claim in verdict.claims]
+        claims = [
+            replace(
+                claim,
+                text=render_figures(claim.text, self.language, sources),
+                citations=[renumber[n] for n in claim.citations],
+            )
+            for claim in verdict.claims
+        ]
         return self._answer(text, None, citations, [], model, generate_ms, claims)
 
     def _answer(

@@ -157,3 +157,11 @@ def test_a_verified_answer_lists_its_claims_with_the_answer_numbering(scripted):
     assert answer.claims and all(claim.citations for claim in answer.claims)
     assert {n for claim in answer.claims for n in claim.citations} == {citation.id for citation in answer.citations}
     assert answer.claims[0].checks.figures == "supported" and answer.claims[0].checks.period != "mismatch"
+
+
+def test_an_english_answer_gets_english_figures_from_french_excerpts(scripted):
+    answerer, generator = scripted
+    generator.enqueue("Amazon plans to invest more than 100 milliards de dollars in 2025 [1].")
+    answer = answerer.ask("How much will Amazon invest in 2025?")
+    assert not answer.abstained and "100 billion dollars" in answer.answer and "milliards" not in answer.answer
+    assert "100 billion dollars" in answer.claims[0].text
