@@ -16,7 +16,7 @@ from rag.textnorm import number_values
 _DECIMAL_COMMA = re.compile(r"(?<![\d,.])(\d+),(\d{1,2})(?![\d,])")
 # Thousands grouped with (narrow) spaces, as French writes them: 14 000, 1 117 320 768.
 _SPACED_THOUSANDS = re.compile(r"(?<![\d,.])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,])")
-_FRENCH_SCALE = re.compile(r"\b(milliards?|billions?)(\s+de)?(?=\s|$|[.,;:!?)])", re.IGNORECASE)
+_FRENCH_SCALE = re.compile(r"\b(milliards?|billions?)(\s+(?:de|of))?(?=\s|$|[.,;:!?)])", re.IGNORECASE)
 _NUMBER_BEFORE = re.compile(r"(\d[\d.,]*)\s*$")
 
 

@@ -18,6 +18,7 @@ SOURCES = [
     [
         ("Amazon is valued at 3,67 billion dollars [1].", "Amazon is valued at 3.67 trillion dollars [1]."),
         ("Amazon is valued at 3,67 billions de dollars.", "Amazon is valued at 3.67 trillion dollars."),
+        ("Its valuation is 3,67 billions of dollars [1].", "Its valuation is 3.67 trillion dollars [1]."),
         ("AWS made 33,1 milliards de dollars [2].", "AWS made 33.1 billion dollars [2]."),
         ("Amazon cuts 14 000 jobs.", "Amazon cuts 14,000 jobs."),
         ("Growth was 17,5% in 2024.", "Growth was 17.5% in 2024."),
