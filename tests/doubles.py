@@ -10,8 +10,6 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 
-from rag.errors import GenerationError
-
 ENDLESS = object()  # a reply that never ends by itself: only a cancel stops it
 
 
@@ -63,5 +61,3 @@ def _endless() -> Iterator[str]:
     while True:
         yield "mot "
 
-
-__all__ = ["ENDLESS", "GenerationError", "ScriptedGenerator"]
