@@ -56,8 +56,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     hits = open_corpus(settings).search(args.query, args.k, language=args.language, mode=args.mode)
     if args.json:
-        fields = ("chunk_id", "doc_id", "title", "text", "start", "end", "score", "dense_score", "lexical_score")
-        rows = [{name: getattr(hit, name) for name in fields} for hit in hits]
+        rows = [{name: value for name, value in asdict(hit).items() if name != "sentences"} for hit in hits]
         print(json.dumps({"hits": rows}, ensure_ascii=False, indent=2))
         return 0
     if not hits:

@@ -6,7 +6,7 @@ Each server gets its own copy of the seed index, so documents posted in one neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -29,9 +29,15 @@ def api_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def api_index_dir(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seed_copy(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """A private copy of the seed index per server, so documents posted to one never reach another."""
+    return lambda name: copy_index(seed_index_dir, tmp_path_factory.mktemp(name) / "index")
+
+
+@pytest.fixture(scope="session")
+def api_index_dir(seed_copy: Callable[[str], Path]) -> Path:
     """The index the main API server writes to (a copy of the seed index)."""
-    return copy_index(seed_index_dir, tmp_path_factory.mktemp("api-index") / "index")
+    return seed_copy("api-index")
 
 
 def serve(settings: Settings, embedder: Embedder) -> ThreadServer:
@@ -77,10 +83,10 @@ def open_server(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="session")
 def locked_server(
-    seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+    seed_copy: Callable[[str], Path], embedder: Embedder
 ) -> Iterator[ThreadServer]:
     """A server whose questions and searches need the API key too."""
-    index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("locked-index") / "index")
+    index_dir = seed_copy("locked-index")
     settings = Settings(index_dir=index_dir, generator="extractive", api_key=API_KEY, api_key_for_ask=True)
     with serve(settings, embedder) as server:
         yield server
@@ -88,20 +94,20 @@ def locked_server(
 
 @pytest.fixture(scope="session")
 def llm_server(
-    seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+    seed_copy: Callable[[str], Path], embedder: Embedder
 ) -> Iterator[ThreadServer]:
     """A server answering with the real local generator (slow: started only for `llm` tests)."""
-    index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("llm-index") / "index")
+    index_dir = seed_copy("llm-index")
     with serve(Settings(index_dir=index_dir, generator="local", api_key=None), embedder) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def scripted_server(
-    seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+    seed_copy: Callable[[str], Path], embedder: Embedder
 ) -> Iterator[ThreadServer]:
     """A server whose generator replays what a test scripts (`server.service.answerer.generator`)."""
-    index_dir = copy_index(seed_index_dir, tmp_path_factory.mktemp("scripted-index") / "index")
+    index_dir = seed_copy("scripted-index")
     settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
     corpus = open_corpus(settings, embedder=embedder)
     answerer = Answerer(corpus, ScriptedGenerator(), max_tokens=settings.max_answer_tokens)
