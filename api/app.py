@@ -97,7 +97,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     snapshot = service.corpus.snapshot
     log.info(
         "serving %d documents (%d chunks) from %s; answers by %s",
-        len(snapshot.documents), len(snapshot.chunks), settings.index_dir, service.answerer.model_name,
+        len(snapshot.documents), snapshot.chunk_count, settings.index_dir, service.answerer.model_name,
     )
     yield
 

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import get_args
 
@@ -30,6 +30,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     corpus = open_corpus(settings, missing_ok=True, rebuild=args.rebuild)
     report = corpus.sync_paths(args.paths or [DEFAULT_CORPUS], show_progress=sys.stderr.isatty() or args.progress)
+    if args.optimize:
+        report = replace(report, merged=corpus.optimize().merged)
     seconds = time.perf_counter() - started
     status = SKIPPED_FILES if report.skipped else 0
     for item in report.skipped:
@@ -49,6 +51,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"Indexed {report.documents} documents ({changes or 'rebuilt'}), {report.chunks} chunks, "
         f"{report.embedded_texts} passages and sentences embedded, in {seconds:.1f} s -> {settings.index_dir}"
+        + (f"; {report.merged} segments merged into one" if report.merged else "")
     )
     return status
 
@@ -130,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="index files or folders (default: seeds/)")
     index.add_argument("paths", nargs="*", type=Path, help=".txt/.md files or folders")
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and rebuild it")
+    index.add_argument("--optimize", action="store_true",
+                       help="then merge every segment into one (searches scan fewer segments)")
     index.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     index.add_argument("--json", action="store_true", help="print a machine-readable report")
     index.set_defaults(handler=cmd_index)

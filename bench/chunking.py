@@ -54,7 +54,7 @@ def main() -> None:
                 evidence5 += evidence_recall(hits, item.evidence) > 0
             n = len(items)
             rates = " ".join(f"{count / n:>6.3f}" for count in (hit1, hit5, evidence5, prompt))
-            print(f"{size:>5} {overlap:>7} {len(index.chunks):>6} {rates}")
+            print(f"{size:>5} {overlap:>7} {index.chunk_count:>6} {rates}")
 
 
 if __name__ == "__main__":

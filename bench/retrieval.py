@@ -68,7 +68,7 @@ def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
 
 def throughput(embedder: Embedder, corpus: Corpus, count: int = 128) -> float:
     """Passage chunks embedded per second, on real PIAF chunks."""
-    texts = [item.chunk.text for item in corpus.snapshot.chunks[:count]]
+    texts = [item.chunk.text for item, _ in zip(corpus.snapshot.live_chunks(), range(count))]
     started = time.perf_counter()
     embedder.embed_passages(texts)
     return len(texts) / (time.perf_counter() - started)

@@ -140,12 +140,16 @@ class Corpus:
         self.document(doc_id)
         return self._write(lambda previous: self._indexer.remove(previous, [doc_id]))
 
+    def optimize(self) -> IndexReport:
+        """Merge every segment into one, dropping tombstoned rows."""
+        return self._write(self._indexer.optimize)
+
     def _follow_other_writer(self) -> None:
         generation = _live_generation(self.index_dir)
         if generation is None or generation == self._generation:
             return
         try:
-            index = load_index(self.index_dir, self.model_id)
+            index = load_index(self.index_dir, self.model_id, self._snapshot.loaded_segments)
             _check_chunking(index, self._indexer)
         except RagError as error:  # a damaged new generation must not take down the one being served
             log.warning("keeping the loaded index: the one another process wrote cannot be read (%s)", error)
@@ -157,7 +161,7 @@ class Corpus:
         with self._lock, write_lock(self.index_dir):
             previous = self._snapshot
             if _live_generation(self.index_dir) != self._generation:
-                previous = load_index(self.index_dir, self.model_id)  # another process wrote
+                previous = load_index(self.index_dir, self.model_id, previous.loaded_segments)  # another process wrote
             index, report = change(previous)
             if report.changed or _live_generation(self.index_dir) is None:
                 self._generation = save_index(index, self.index_dir).name

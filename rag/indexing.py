@@ -1,9 +1,14 @@
-"""Turning documents into a `CorpusIndex`, embedding only chunks that are new since the last build."""
+"""Turning document changes into a new `CorpusIndex`: one new segment for what changed, tombstones for the rest.
+
+Only changed documents are chunked, language-detected, split into sentences and embedded (vectors of
+their unchanged chunks and sentences are reused); other segments are kept as they are, so a write
+costs what it changed plus a small merge of the newest, small segments.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,17 +17,9 @@ import numpy as np
 from rag.chunking import Chunker
 from rag.documents import Document, SkippedFile
 from rag.language import detect_language
+from rag.segment import IndexedChunk, IndexedSentence, Segment, StoredDocument, fingerprint
 from rag.sentences import split_sentences
-from rag.store import (
-    FORMAT_VERSION,
-    CorpusIndex,
-    IndexedChunk,
-    IndexedSentence,
-    Manifest,
-    StoredDocument,
-    corpus_fingerprint,
-    fingerprint,
-)
+from rag.store import CorpusIndex, SegmentView, new_name
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -35,6 +32,12 @@ if TYPE_CHECKING:
 # e5's 512-token limit: nothing is truncated.
 CHUNK_TOKENS = 200
 OVERLAP_TOKENS = 40
+# Merge policy (log-structured, like Lucene's tiers): the newest segment absorbs its predecessor while
+# that one is at most MERGE_RATIO times its size and both together stay under MERGE_MAX_CHUNKS, so
+# one-article writes do not leave thousands of tiny segments and no write rewrites much. Larger
+# segments are merged only by `rag index --optimize` (`python bench/scale.py` measures both).
+MERGE_RATIO = 2
+MERGE_MAX_CHUNKS = 2000
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,16 @@ class IndexReport:
     removed: tuple[str, ...]
     seconds: float
     skipped: tuple[SkippedFile, ...] = ()  # files that did not load, reported and left out
+    merged: int = 0  # segments merged into one
 
     @property
     def changed(self) -> bool:
         """False when the corpus was already indexed as is (nothing was written)."""
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.merged)
 
 
 class Indexer:
-    """Builds new index snapshots from documents, reusing the embeddings of unchanged chunks."""
+    """Builds new index snapshots from document changes, reusing the embeddings of unchanged text."""
 
     def __init__(
         self, embedder: Embedder, chunk_tokens: int = CHUNK_TOKENS, overlap_tokens: int = OVERLAP_TOKENS
@@ -69,106 +73,164 @@ class Indexer:
 
     def empty(self) -> CorpusIndex:
         """An index with no documents, the starting point of a first build."""
-        nothing = self._vectors([])
-        return self._assemble({}, [], nothing, [], nothing)
+        return CorpusIndex.of(self._building(), ())
 
     def sync(
         self, previous: CorpusIndex, documents: Iterable[Document], origin: str, *, show_progress: bool = False
     ) -> tuple[CorpusIndex, IndexReport]:
         """Make the `origin` documents exactly `documents`; other origins are kept as they are."""
         wanted = {document.doc_id: self._stored(document, origin) for document in documents}
-        kept = {doc_id: stored for doc_id, stored in previous.documents.items() if stored.origin != origin}
-        return self._rebuild(previous, {**kept, **wanted}, show_progress)
+        gone = {doc_id for doc_id, stored in previous.documents.items() if stored.origin == origin} - set(wanted)
+        return self._apply(previous, wanted, gone, show_progress)
 
     def upsert(
         self, previous: CorpusIndex, documents: Iterable[Document], origin: str, *, show_progress: bool = False
     ) -> tuple[CorpusIndex, IndexReport]:
         """Add or replace `documents`, keeping every other document."""
         wanted = {document.doc_id: self._stored(document, origin) for document in documents}
-        return self._rebuild(previous, {**previous.documents, **wanted}, show_progress)
+        return self._apply(previous, wanted, set(), show_progress)
 
     def remove(self, previous: CorpusIndex, doc_ids: Iterable[str]) -> tuple[CorpusIndex, IndexReport]:
         """Drop `doc_ids` from both search sides."""
-        doomed = set(doc_ids)
-        remaining = {doc_id: stored for doc_id, stored in previous.documents.items() if doc_id not in doomed}
-        return self._rebuild(previous, remaining, show_progress=False)
+        return self._apply(previous, {}, set(doc_ids) & set(previous.documents), show_progress=False)
+
+    def optimize(self, previous: CorpusIndex) -> tuple[CorpusIndex, IndexReport]:
+        """Merge every segment into one and drop tombstoned rows (searches scan one segment again)."""
+        started = time.perf_counter()
+        views = previous.segments
+        if len(views) <= 1 and not any(view.deleted for view in views):
+            return previous, self._report(previous, 0, (), (), (), started)
+        merged = (SegmentView(merge_segments(views)),) if previous.documents else ()
+        index = CorpusIndex.of(self._building(), merged)
+        return index, self._report(index, 0, (), (), (), started, merged=len(views))
 
     def _stored(self, document: Document, origin: str) -> StoredDocument:
         digest = fingerprint(document.title, document.text, document.date or "", document.source or "")
         return StoredDocument(document, origin, digest)
 
-    def _rebuild(
-        self, previous: CorpusIndex, documents: dict[str, StoredDocument], show_progress: bool
+    def _apply(
+        self, previous: CorpusIndex, wanted: dict[str, StoredDocument], gone: set[str], show_progress: bool
     ) -> tuple[CorpusIndex, IndexReport]:
         started = time.perf_counter()
         before = previous.documents
-        added = tuple(sorted(set(documents) - set(before)))
-        removed = tuple(sorted(set(before) - set(documents)))
-        updated = tuple(
-            sorted(d for d in documents if d in before and before[d].fingerprint != documents[d].fingerprint)
-        )
-        if not (added or removed or updated):
-            report = IndexReport(len(documents), len(previous.chunks), 0, (), (), (), time.perf_counter() - started)
-            return previous, report
+        changed = {doc_id: stored for doc_id, stored in sorted(wanted.items())
+                   if doc_id not in before or before[doc_id].fingerprint != stored.fingerprint}
+        added = tuple(doc_id for doc_id in changed if doc_id not in before)
+        updated = tuple(doc_id for doc_id in changed if doc_id in before)
+        removed = tuple(sorted(gone))
+        if not changed and not gone:
+            return previous, self._report(previous, 0, (), (), (), started)
 
-        texts = {doc_id: documents[doc_id].document.text for doc_id in sorted(documents)}
+        doomed = set(updated) | gone
+        views = [view.without(doomed) for view in previous.segments]
+        views = [view for view in views if view.live_chunks]
+        embedded = 0
+        if changed:
+            segment, embedded = self._segment(changed, self._known_vectors(previous, updated), show_progress)
+            views.append(SegmentView(segment))
+        views, merged = _merge_tail(views)
+        index = CorpusIndex.of(self._building(), tuple(views))
+        return index, self._report(index, embedded, added, updated, removed, started, merged=merged)
+
+    def _segment(
+        self, documents: dict[str, StoredDocument], known: dict[str, np.ndarray], show_progress: bool
+    ) -> tuple[Segment, int]:
+        """A new segment for `documents`, embedding only texts not in `known`; returns it and that count."""
         chunks = [
             IndexedChunk(chunk, detect_language(chunk.text), fingerprint(chunk.text))
-            for doc_id in texts
-            for chunk in self.chunker.split(documents[doc_id].document)
+            for stored in documents.values()
+            for chunk in self.chunker.split(stored.document)
         ]
         sentences = [
-            IndexedSentence(doc_id, start, end, fingerprint(text[start:end]))
-            for doc_id, text in texts.items()
-            for start, end in split_sentences(text)
+            IndexedSentence(doc_id, start, end, fingerprint(stored.document.text[start:end]))
+            for doc_id, stored in documents.items()
+            for start, end in split_sentences(stored.document.text)
         ]
-        # Chunks and sentences share one vector cache keyed by text: a text embedded once is reused.
-        known = {item.fingerprint: previous.embeddings[row] for row, item in enumerate(previous.chunks)}
-        known.update(
-            {item.fingerprint: previous.sentence_embeddings[row] for row, item in enumerate(previous.sentences)}
-        )
         pending = {item.fingerprint: item.chunk.text for item in chunks if item.fingerprint not in known}
-        pending.update(
-            {item.fingerprint: texts[item.doc_id][item.start : item.end]
-             for item in sentences if item.fingerprint not in known}
-        )
+        pending.update({item.fingerprint: documents[item.doc_id].document.text[item.start : item.end]
+                        for item in sentences if item.fingerprint not in known})
         fresh = self.embedder.embed_passages(list(pending.values()), show_progress=show_progress)
-        known.update(zip(pending, fresh))
-        index = self._assemble(
+        known = {**known, **dict(zip(pending, fresh))}
+        segment = Segment.assemble(
+            new_name(),
             documents,
             chunks,
             self._vectors([known[item.fingerprint] for item in chunks]),
             sentences,
             self._vectors([known[item.fingerprint] for item in sentences]),
         )
-        report = IndexReport(
-            len(documents), len(chunks), len(pending), added, updated, removed, time.perf_counter() - started
-        )
-        return index, report
+        return segment, len(pending)
+
+    def _known_vectors(self, previous: CorpusIndex, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of the current versions of `doc_ids`, by text fingerprint (an edit re-embeds only what changed)."""
+        known: dict[str, np.ndarray] = {}
+        for doc_id in doc_ids:
+            segment = previous.segments[previous.home[doc_id]].segment
+            chunk_rows, sentence_rows = segment.rows_of[doc_id]
+            known.update(zip((item.fingerprint for item in segment.chunks[chunk_rows]), segment.embeddings[chunk_rows]))
+            known.update(zip((item.fingerprint for item in segment.sentences[sentence_rows]),
+                             segment.sentence_embeddings[sentence_rows]))
+        return known
 
     def _vectors(self, rows: list[np.ndarray]) -> np.ndarray:
         if not rows:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         return np.stack(rows).astype(np.float32)
 
-    def _assemble(
+    def _building(self) -> dict:
+        return {
+            "embedding_model": self.embedder.model_id,
+            "dimension": self.embedder.dimension,
+            "chunk_tokens": self.chunk_tokens,
+            "overlap_tokens": self.overlap_tokens,
+        }
+
+    def _report(
         self,
-        documents: dict[str, StoredDocument],
-        chunks: list[IndexedChunk],
-        embeddings: np.ndarray,
-        sentences: list[IndexedSentence],
-        sentence_embeddings: np.ndarray,
-    ) -> CorpusIndex:
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            embedding_model=self.embedder.model_id,
-            dimension=self.embedder.dimension,
-            chunk_tokens=self.chunk_tokens,
-            overlap_tokens=self.overlap_tokens,
-            corpus_fingerprint=corpus_fingerprint(documents),
-            documents=len(documents),
-            chunks=len(chunks),
-            sentences=len(sentences),
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
-        return CorpusIndex.assemble(manifest, documents, chunks, embeddings, sentences, sentence_embeddings)
+        index: CorpusIndex,
+        embedded: int,
+        added: tuple[str, ...],
+        updated: tuple[str, ...],
+        removed: tuple[str, ...],
+        started: float,
+        merged: int = 0,
+    ) -> IndexReport:
+        return IndexReport(len(index.documents), index.chunk_count, embedded, added, updated, removed,
+                           time.perf_counter() - started, merged=merged)
+
+
+def merge_segments(views: Sequence[SegmentView]) -> Segment:
+    """One segment holding the live documents of `views`, with their vectors (nothing is re-embedded)."""
+    documents: dict[str, StoredDocument] = {}
+    chunk_parts, sentence_parts = [], []
+    chunks: list[IndexedChunk] = []
+    sentences: list[IndexedSentence] = []
+    for view in views:
+        segment = view.segment
+        for doc_id, stored in segment.documents.items():
+            if doc_id in view.deleted:
+                continue
+            documents[doc_id] = stored
+            chunk_rows, sentence_rows = segment.rows_of[doc_id]
+            chunks.extend(segment.chunks[chunk_rows])
+            sentences.extend(segment.sentences[sentence_rows])
+            chunk_parts.append(segment.embeddings[chunk_rows])
+            sentence_parts.append(segment.sentence_embeddings[sentence_rows])
+    dimension = views[0].segment.embeddings.shape[1]
+    embeddings = np.concatenate(chunk_parts) if chunk_parts else np.zeros((0, dimension), np.float32)
+    sentence_embeddings = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dimension), np.float32)
+    return Segment.assemble(new_name(), documents, chunks, embeddings, sentences, sentence_embeddings)
+
+
+def _merge_tail(views: list[SegmentView]) -> tuple[list[SegmentView], int]:
+    """Merge the newest segments while they are of similar, small sizes; returns the views and how many merged."""
+    tail = 1
+    while (
+        len(views) > tail
+        and views[-tail - 1].live_chunks <= MERGE_RATIO * sum(view.live_chunks for view in views[-tail:])
+        and sum(view.live_chunks for view in views[-tail - 1 :]) <= MERGE_MAX_CHUNKS
+    ):
+        tail += 1
+    if tail == 1:
+        return views, 0
+    return [*views[:-tail], SegmentView(merge_segments(views[-tail:]))], tail

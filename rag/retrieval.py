@@ -15,6 +15,8 @@ import numpy as np
 from rag.dense import search_dense
 from rag.errors import InvalidInputError
 from rag.language import LanguageCode, detect_language
+from rag.lexical import bm25_scores
+from rag.segment import Segment
 from rag.store import CorpusIndex
 
 # Three rankings are fused by a weighted sum of normalised scores: chunk cosine (min-max over the
@@ -96,72 +98,115 @@ def retrieve(
         raise InvalidInputError(f"k must be at least 1, got {k}")
     if mode not in MODES:
         raise InvalidInputError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
-    if not index.chunks:
+    if index.chunk_count == 0:
         return []
     language = language or detect_language(query)
     vector = embed(query)
     pool = max(_CANDIDATES, k)
-    sentence_scores = index.sentence_embeddings @ vector  # every sentence, once
+    sentence_scores = [view.segment.sentence_embeddings @ vector for view in index.segments]  # every sentence, once
     rankings: list[tuple[float, dict[int, float]]] = []
     if mode != "lexical":
-        rankings.append((DENSE_WEIGHT, _min_max(dict(search_dense(index.dense, vector, pool)))))
+        rankings.append((DENSE_WEIGHT, _min_max(_dense(index, vector, pool))))
     if mode == "hybrid":
         rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, sentence_scores, pool))))
-    lexical = dict(index.lexical.search(query, language, pool)) if mode != "dense" else {}
+    lexical = _lexical(index, query, language, pool) if mode != "dense" else {}
     if lexical:
         top = max(lexical.values())
-        factor = {row: 1.0 if index.chunks[row].language == language else CROSS_LANGUAGE_LEXICAL_FACTOR
+        factor = {row: 1.0 if index.chunk(row).language == language else CROSS_LANGUAGE_LEXICAL_FACTOR
                   for row in lexical}
         rankings.append((LEXICAL_WEIGHT, {row: factor[row] * score / top for row, score in lexical.items()}))
     fused: dict[int, float] = {}
     for weight, scores in rankings:
         for row, score in scores.items():
             fused[row] = fused.get(row, 0.0) + weight * score
-    best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+    best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
     return [_hit(index, row, score, vector, lexical.get(row), sentence_scores) for row, score in best]
 
 
 def _hit(
-    index: CorpusIndex, row: int, score: float, query: np.ndarray, lexical: float | None, sentence_scores: np.ndarray
+    index: CorpusIndex,
+    row: int,
+    score: float,
+    query: np.ndarray,
+    lexical: float | None,
+    sentence_scores: list[np.ndarray],
 ) -> Hit:
-    chunk = index.chunks[row].chunk
-    title = index.documents[chunk.doc_id].document.title
-    cosine = float(index.embeddings[row] @ query)
-    members = sorted(index.chunk_sentences.members(row), key=lambda member: -sentence_scores[member])
-    sentences = tuple(_evidence(index, member, float(sentence_scores[member])) for member in members)
+    position, local = index.locate(row)
+    segment = index.segments[position].segment
+    scores = sentence_scores[position]
+    chunk = segment.chunks[local].chunk
+    title = segment.documents[chunk.doc_id].document.title
+    cosine = float(segment.embeddings[local] @ query)
+    members = sorted(segment.chunk_sentences.members(local), key=lambda member: -scores[member])
+    sentences = tuple(_evidence(segment, member, float(scores[member])) for member in members)
     return Hit(
         chunk.chunk_id, chunk.doc_id, title, chunk.text, chunk.start, chunk.end, score, cosine, lexical, sentences
     )
 
 
-def _evidence(index: CorpusIndex, row: int, score: float) -> Evidence:
+def _evidence(segment: Segment, row: int, score: float) -> Evidence:
     """Sentence `row` as a snippet, followed by the next ones while it is too short to read alone."""
-    sentence = index.sentences[row]
-    document = index.documents[sentence.doc_id].document
+    sentence = segment.sentences[row]
+    document = segment.documents[sentence.doc_id].document
     end = sentence.end
     following = row + 1
     while (
         end - sentence.start < _MIN_SNIPPET_CHARS
-        and following < len(index.sentences)
-        and index.sentences[following].doc_id == sentence.doc_id
-        and index.sentences[following].end - sentence.start <= _MAX_SNIPPET_CHARS
+        and following < len(segment.sentences)
+        and segment.sentences[following].doc_id == sentence.doc_id
+        and segment.sentences[following].end - sentence.start <= _MAX_SNIPPET_CHARS
     ):
-        end = index.sentences[following].end
+        end = segment.sentences[following].end
         following += 1
     return Evidence(sentence.doc_id, document.title, document.text[sentence.start : end], sentence.start, end, score)
 
 
-def _best_sentences(index: CorpusIndex, sentence_scores: np.ndarray, pool: int) -> dict[int, float]:
-    """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks.
+def _dense(index: CorpusIndex, vector: np.ndarray, pool: int) -> dict[int, float]:
+    """The `pool` chunks of highest cosine over every segment (FAISS per segment, tombstones skipped)."""
+    found: dict[int, float] = {}
+    for view, offset in zip(index.segments, index.offsets):
+        dead = len(view.live) - view.live_chunks
+        for row, score in search_dense(view.segment.dense, vector, pool + dead):
+            if view.live[row]:
+                found[int(offset) + row] = score
+    return _best_of(found, pool)
 
-    Exact over all sentence vectors (one matrix product): fine for tens of thousands of sentences; a
-    corpus far larger would give sentences a FAISS index of their own.
+
+def _best_sentences(index: CorpusIndex, sentence_scores: list[np.ndarray], pool: int) -> dict[int, float]:
+    """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks over every segment.
+
+    Exact over all sentence vectors (one matrix product per segment): fine for tens of thousands of
+    sentences; a corpus far larger would give sentences a FAISS index of their own.
     """
-    if not index.sentences:
-        return {}
-    best = index.chunk_sentences.best_per_chunk(sentence_scores)
-    rows = np.argsort(-best, kind="stable")[:pool]
-    return {int(row): float(best[row]) for row in rows}
+    found: dict[int, float] = {}
+    for view, offset, scores in zip(index.segments, index.offsets, sentence_scores):
+        best = np.where(view.live, view.segment.chunk_sentences.best_per_chunk(scores), -np.inf)
+        for row in _top_rows(best, pool):
+            if view.live[row]:
+                found[int(offset) + int(row)] = float(best[row])
+    return _best_of(found, pool)
+
+
+def _lexical(index: CorpusIndex, query: str, language: LanguageCode, pool: int) -> dict[int, float]:
+    """The `pool` chunks of highest positive BM25 score, with statistics over the whole live corpus."""
+    parts = [(view.segment.postings, view.live) for view in index.segments]
+    found: dict[int, float] = {}
+    for offset, scores in zip(index.offsets, bm25_scores(parts, query, language)):
+        for row in _top_rows(scores, pool):
+            if scores[row] > 0:
+                found[int(offset) + int(row)] = float(scores[row])
+    return _best_of(found, pool)
+
+
+def _top_rows(values: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` largest values (ties by lower index), without sorting everything."""
+    fits = len(values) <= count
+    candidates = np.arange(len(values)) if fits else np.argpartition(-values, count - 1)[:count]
+    return candidates[np.lexsort((candidates, -values[candidates]))]
+
+
+def _best_of(scores: dict[int, float], count: int) -> dict[int, float]:
+    return dict(sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:count])
 
 
 def _min_max(scores: dict[int, float]) -> dict[int, float]:

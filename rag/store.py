@@ -1,182 +1,142 @@
-"""The index on disk: a directory of generations, the live one named by an atomically swapped link.
+"""The index on disk: immutable segments, and generations that name which segments are live.
 
 Layout of `index_dir`:
     current -> generations/<id>     symlink, replaced with os.replace (atomic on POSIX)
-    generations/<id>/manifest.json  format version, model, chunking, corpus fingerprint, counts
-    generations/<id>/documents.jsonl  one stored document per line (its `text` is the offset reference)
-    generations/<id>/chunks.jsonl   chunk id, doc id, offsets, language, text fingerprint
-    generations/<id>/embeddings.npy float32 (chunks x dimension), row i = chunk i
-    generations/<id>/dense.faiss    FAISS index over the embeddings
-    generations/<id>/lexical/       bm25s files (none when the index has no chunks)
-    generations/<id>/sentences.jsonl + sentence_embeddings.npy   every sentence's span and vector,
-                                    so answers pick evidence sentences without embedding at query time
-A crash while writing leaves a `.tmp-*` folder that is never read; the previous generation stays live.
+    generations/<id>/manifest.json  format version, model, chunking, the live segments and their
+                                    tombstones (documents replaced or deleted since), counts
+    segments/<id>/                  one segment (see rag/segment.py), written once, never changed
+A write adds at most one segment plus a small manifest, so it costs what it changed, not the corpus.
+A crash while writing leaves a `.tmp-*` folder or an unreferenced segment that is never read and is
+removed by the next write; the previous generation stays live.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import time
-import tokenize
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from rag.chunking import Chunk
-from rag.dense import build_dense_index, load_dense_index, save_dense_index
-from rag.documents import Document
 from rag.errors import IndexIncompatibleError, IndexMissingError
-from rag.language import LanguageCode
-from rag.lexical import LexicalIndex
+from rag.segment import REBUILD, IndexedChunk, Segment, StoredDocument, read_segment, write_segment
 
-FORMAT_VERSION = 2  # 2: the lexical side indexes each chunk with its document's title
-_REBUILD = "run `rag index --rebuild` to rebuild it"
-_KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers that opened it a moment ago
+# 3: segments with tombstones instead of one whole-corpus generation; checksummed files
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """What built the index; loading refuses an index whose manifest does not match the runtime."""
+    """What built the index and which segments it is made of; loading refuses a mismatch with the runtime."""
 
     format_version: int
     embedding_model: str
     dimension: int
     chunk_tokens: int
     overlap_tokens: int
-    corpus_fingerprint: str
+    segments: list[str]
+    deleted: dict[str, list[str]]  # segment id -> its documents replaced or deleted since it was written
     documents: int
     chunks: int
-    sentences: int
     created_at: str
 
 
-@dataclass(frozen=True)
-class StoredDocument:
-    """A document plus where it came from: `file` documents mirror `rag index` paths, `api` ones persist."""
+@dataclass(frozen=True, eq=False)
+class SegmentView:
+    """A segment as one snapshot sees it: some of its documents may be tombstoned."""
 
-    document: Document
-    origin: str
-    fingerprint: str
+    segment: Segment
+    deleted: frozenset[str] = frozenset()
+    live: np.ndarray = field(init=False)  # bool per chunk row
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "live", self.segment.live_mask(self.deleted))
 
-@dataclass(frozen=True)
-class IndexedChunk:
-    """A chunk with the facts retrieval needs: its language and a fingerprint to reuse its embedding."""
+    @cached_property
+    def live_chunks(self) -> int:
+        """How many of its chunks are still searchable."""
+        return int(self.live.sum())
 
-    chunk: Chunk
-    language: LanguageCode
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class IndexedSentence:
-    """A sentence span of one document; its vector is the same row of `sentence_embeddings`."""
-
-    doc_id: str
-    start: int
-    end: int
-    fingerprint: str
+    def without(self, doc_ids: set[str]) -> SegmentView:
+        """This segment with `doc_ids` tombstoned too (self when none of them is here)."""
+        doomed = {doc_id for doc_id in doc_ids if doc_id in self.segment.documents} - self.deleted
+        return SegmentView(self.segment, self.deleted | doomed) if doomed else self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CorpusIndex:
-    """An immutable snapshot of the whole index; writers build a new one and swap it in."""
+    """An immutable snapshot of the whole index; writers build a new one and swap it in.
+
+    Chunk rows are global: segment i's local row r is row `offsets[i] + r`.
+    """
 
     manifest: Manifest
-    documents: dict[str, StoredDocument]
-    chunks: list[IndexedChunk]
-    embeddings: np.ndarray
-    dense: Any  # faiss.Index (faiss ships no type stubs)
-    lexical: LexicalIndex
-    sentences: list[IndexedSentence]
-    sentence_embeddings: np.ndarray
-    chunk_sentences: SentenceMembership  # which sentence rows each chunk overlaps
+    segments: tuple[SegmentView, ...]
+    documents: Mapping[str, StoredDocument]  # the live ones
+    home: Mapping[str, int]  # live document id -> position of its segment
 
     @classmethod
-    def assemble(
-        cls,
-        manifest: Manifest,
-        documents: dict[str, StoredDocument],
-        chunks: list[IndexedChunk],
-        embeddings: np.ndarray,
-        sentences: list[IndexedSentence],
-        sentence_embeddings: np.ndarray,
-    ) -> CorpusIndex:
-        """Build both search sides from stored parts (they are cheap next to embedding)."""
-        texts = [lexical_text(documents, item.chunk) for item in chunks]
-        lexical = LexicalIndex.build(texts, [item.language for item in chunks])
-        dense = build_dense_index(embeddings)
-        spans = sentence_spans(chunks, sentences)
-        return cls(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings, spans)
+    def of(cls, manifest_fields: dict, segments: tuple[SegmentView, ...]) -> CorpusIndex:
+        """A snapshot of `segments`, with the manifest that describes it."""
+        documents: dict[str, StoredDocument] = {}
+        home: dict[str, int] = {}
+        for position, view in enumerate(segments):
+            for doc_id, stored in view.segment.documents.items():
+                if doc_id not in view.deleted:
+                    documents[doc_id] = stored
+                    home[doc_id] = position
+        manifest = Manifest(
+            **manifest_fields,
+            format_version=FORMAT_VERSION,
+            segments=[view.segment.segment_id for view in segments],
+            deleted={view.segment.segment_id: sorted(view.deleted) for view in segments if view.deleted},
+            documents=len(documents),
+            chunks=sum(view.live_chunks for view in segments),
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        return cls(manifest, segments, documents, home)
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """Where each segment's rows start in the global chunk numbering."""
+        return np.cumsum([0, *(len(view.segment.chunks) for view in self.segments)], dtype=np.int64)[:-1]
+
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks are searchable."""
+        return self.manifest.chunks
 
     @cached_property
     def chunk_counts(self) -> dict[str, int]:
-        """How many chunks each document has (computed once per snapshot)."""
-        return dict(Counter(item.chunk.doc_id for item in self.chunks))
+        """How many chunks each live document has (computed once per snapshot)."""
+        return {doc_id: self.segments[position].segment.chunk_counts[doc_id] for doc_id, position in self.home.items()}
 
+    def locate(self, row: int) -> tuple[int, int]:
+        """The position of the segment holding global chunk `row`, and the row inside it."""
+        position = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        return position, row - int(self.offsets[position])
 
-def lexical_text(documents: dict[str, StoredDocument], chunk: Chunk) -> str:
-    """What BM25 sees for a chunk: its document's title, then the chunk (titles name the subject)."""
-    return f"{documents[chunk.doc_id].document.title}\n{chunk.text}"
+    def chunk(self, row: int) -> IndexedChunk:
+        """Global chunk `row`."""
+        position, local = self.locate(row)
+        return self.segments[position].segment.chunks[local]
 
+    @property
+    def loaded_segments(self) -> dict[str, Segment]:
+        """This snapshot's segments by id, for `load_index` to reuse."""
+        return {view.segment.segment_id: view.segment for view in self.segments}
 
-@dataclass(frozen=True)
-class SentenceMembership:
-    """Chunk i overlaps sentence rows `rows[offsets[i]:offsets[i + 1]]`, laid out for `np.maximum.reduceat`."""
-
-    rows: np.ndarray
-    offsets: np.ndarray
-
-    def members(self, chunk: int) -> np.ndarray:
-        """The sentence rows chunk `chunk` overlaps, in document order."""
-        end = self.offsets[chunk + 1] if chunk + 1 < len(self.offsets) else len(self.rows)
-        return self.rows[self.offsets[chunk] : end]
-
-    def best_per_chunk(self, sentence_scores: np.ndarray) -> np.ndarray:
-        """Each chunk's best sentence score, in one vectorised pass."""
-        if len(self.offsets) == 0:
-            return np.zeros(0, dtype=sentence_scores.dtype)
-        return np.maximum.reduceat(sentence_scores[self.rows], self.offsets)
-
-
-def sentence_spans(chunks: list[IndexedChunk], sentences: list[IndexedSentence]) -> SentenceMembership:
-    """For each chunk, the sentence rows that overlap it (a chunk always overlaps at least one)."""
-    rows_by_doc: dict[str, list[int]] = {}
-    for row, sentence in enumerate(sentences):
-        rows_by_doc.setdefault(sentence.doc_id, []).append(row)
-    members: list[int] = []
-    offsets: list[int] = []
-    for item in chunks:
-        chunk = item.chunk
-        rows = [row for row in rows_by_doc.get(chunk.doc_id, ())
-                if sentences[row].start < chunk.end and chunk.start < sentences[row].end]
-        offsets.append(len(members))
-        members.extend(rows or [0])
-    return SentenceMembership(np.array(members, dtype=np.int64), np.array(offsets, dtype=np.int64))
-
-
-def fingerprint(*parts: str) -> str:
-    """A short content hash: equal fingerprints mean nothing to redo."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\x00")
-    return digest.hexdigest()[:32]
-
-
-def corpus_fingerprint(documents: dict[str, StoredDocument]) -> str:
-    """One hash over every document, order-independent."""
-    return fingerprint(*(f"{doc_id}:{documents[doc_id].fingerprint}" for doc_id in sorted(documents)))
+    def live_chunks(self) -> Iterator[IndexedChunk]:
+        """Every searchable chunk, segment by segment (for benchmarks and checks, not for queries)."""
+        for view in self.segments:
+            yield from (item for item, live in zip(view.segment.chunks, view.live) if live)
 
 
 @contextmanager
@@ -192,134 +152,118 @@ def write_lock(index_dir: Path) -> Iterator[None]:
 
 
 def save_index(index: CorpusIndex, index_dir: Path) -> Path:
-    """Write `index` as a new generation and make it live atomically; returns its folder."""
-    generations = index_dir / "generations"
+    """Write the segments not yet on disk and a generation naming them, then make it live atomically."""
+    segments, generations = index_dir / "segments", index_dir / "generations"
+    segments.mkdir(parents=True, exist_ok=True)
     generations.mkdir(parents=True, exist_ok=True)
-    name = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    for view in index.segments:
+        final_segment = segments / view.segment.segment_id
+        if not final_segment.exists():
+            staging_segment = segments / f".tmp-{view.segment.segment_id}"
+            write_segment(view.segment, staging_segment)
+            staging_segment.rename(final_segment)
+    _fsync_folder(segments)
+    name = new_name()
     staging = generations / f".tmp-{name}"
     staging.mkdir()
-    _write_json(staging / "manifest.json", asdict(index.manifest))
-    _write_jsonl(
-        staging / "documents.jsonl",
-        ({**asdict(stored.document), "origin": stored.origin, "fingerprint": stored.fingerprint}
-         for stored in index.documents.values()),
-    )
-    _write_jsonl(
-        staging / "chunks.jsonl",
-        ({"chunk_id": item.chunk.chunk_id, "doc_id": item.chunk.doc_id, "start": item.chunk.start,
-          "end": item.chunk.end, "language": item.language, "fingerprint": item.fingerprint}
-         for item in index.chunks),
-    )
-    np.save(staging / "embeddings.npy", index.embeddings.astype(np.float32))
-    _write_jsonl(staging / "sentences.jsonl", (asdict(sentence) for sentence in index.sentences))
-    np.save(staging / "sentence_embeddings.npy", index.sentence_embeddings.astype(np.float32))
-    save_dense_index(index.dense, staging / "dense.faiss")
-    (staging / "lexical").mkdir()
-    index.lexical.save(staging / "lexical")
-    _fsync_tree(staging)
+    manifest = staging / "manifest.json"
+    manifest.write_text(json.dumps(asdict(index.manifest), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with open(manifest, "rb") as handle:
+        os.fsync(handle.fileno())
     final = generations / name
     staging.rename(final)
     link = index_dir / "current"
+    replaced = {Path(os.readlink(link)).name} if link.is_symlink() else set()
     temporary_link = index_dir / f".current-{name}"
     temporary_link.symlink_to(Path("generations") / name)
     os.replace(temporary_link, link)
-    _prune(generations, keep=final.name)
+    _fsync_folder(index_dir)
+    _prune(index_dir, keep={name, *replaced})
     return final
 
 
-def load_index(index_dir: Path, embedding_model: str | None = None) -> CorpusIndex:
-    """Read the live generation, checking it is whole and built by `embedding_model` (when given)."""
+def load_index(
+    index_dir: Path, embedding_model: str | None = None, loaded: Mapping[str, Segment] | None = None
+) -> CorpusIndex:
+    """Read the live generation, checking it is whole and built by `embedding_model` (when given).
+
+    Segments in `loaded` (by id) are reused instead of read again: they never change on disk.
+    """
     live = index_dir / "current"
     if live.is_symlink() and not live.exists():
-        raise IndexIncompatibleError(f"the live index in {index_dir} points at a missing generation; {_REBUILD}")
+        raise IndexIncompatibleError(f"the live index in {index_dir} points at a missing generation; {REBUILD}")
     if not live.exists():
         raise IndexMissingError(f"no index in {index_dir}; run `rag index` to build it")
     try:
-        manifest = Manifest(**json.loads((live / "manifest.json").read_text("utf-8")))
-    except (OSError, ValueError, TypeError) as error:
-        raise IndexIncompatibleError(f"index manifest in {index_dir} is unreadable ({error}); {_REBUILD}") from error
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexIncompatibleError(
-            f"index format {manifest.format_version} is not the supported {FORMAT_VERSION}; {_REBUILD}"
-        )
+        record = json.loads((live / "manifest.json").read_text("utf-8"))
+        version = record.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexIncompatibleError(f"index format {version} is not the supported {FORMAT_VERSION}; {REBUILD}")
+        manifest = Manifest(**record)
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise IndexIncompatibleError(f"index manifest in {index_dir} is unreadable ({error}); {REBUILD}") from error
     if embedding_model is not None and manifest.embedding_model != embedding_model:
         raise IndexIncompatibleError(
             f"index was built with embedding model {manifest.embedding_model!r} but {embedding_model!r} "
-            f"is configured; {_REBUILD}"
+            f"is configured; {REBUILD}"
         )
-    try:
-        documents = _read_documents(live / "documents.jsonl")
-        chunks = _read_chunks(live / "chunks.jsonl", documents)
-        embeddings = np.load(live / "embeddings.npy")
-        dense = load_dense_index(live / "dense.faiss")
-        lexical = LexicalIndex.load(live / "lexical", len(chunks))
-        sentences = [IndexedSentence(**record) for record in _read_jsonl(live / "sentences.jsonl")]
-        sentence_embeddings = np.load(live / "sentence_embeddings.npy")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SyntaxError, tokenize.TokenError) as error:
-        # numpy parses a .npy header with Python's tokenizer: a corrupted one raises its errors.
-        raise IndexIncompatibleError(f"index in {index_dir} is damaged ({error}); {_REBUILD}") from error
-    expected = (manifest.documents, manifest.chunks, manifest.chunks, manifest.chunks, manifest.sentences,
-                manifest.sentences, manifest.dimension, manifest.dimension)
-    found = (len(documents), len(chunks), len(embeddings), dense.ntotal, len(sentences), len(sentence_embeddings),
-             _width(embeddings), _width(sentence_embeddings))
-    if expected != found:
+    loaded = loaded or {}
+    views = tuple(
+        SegmentView(
+            loaded.get(segment_id) or read_segment(index_dir / "segments" / segment_id, manifest.dimension),
+            frozenset(manifest.deleted.get(segment_id, ())),
+        )
+        for segment_id in manifest.segments
+    )
+    index = CorpusIndex.of(building_fields(manifest), views)
+    found = (index.manifest.documents, index.manifest.chunks)
+    if found != (manifest.documents, manifest.chunks):
         raise IndexIncompatibleError(
-            f"index in {index_dir} is inconsistent (manifest {expected}, files {found}); {_REBUILD}"
+            f"index in {index_dir} is inconsistent (manifest {(manifest.documents, manifest.chunks)}, "
+            f"segments {found}); {REBUILD}"
         )
-    spans = sentence_spans(chunks, sentences)
-    return CorpusIndex(manifest, documents, chunks, embeddings, dense, lexical, sentences, sentence_embeddings, spans)
+    return index
 
 
-def _width(matrix: np.ndarray) -> int:
-    return matrix.shape[1] if matrix.ndim == 2 else -1
+def building_fields(manifest: Manifest) -> dict:
+    """The manifest fields that say how the index was built (kept as is by every write)."""
+    return {
+        "embedding_model": manifest.embedding_model,
+        "dimension": manifest.dimension,
+        "chunk_tokens": manifest.chunk_tokens,
+        "overlap_tokens": manifest.overlap_tokens,
+    }
 
 
-def _read_documents(path: Path) -> dict[str, StoredDocument]:
-    documents: dict[str, StoredDocument] = {}
-    for record in _read_jsonl(path):
-        origin, digest = record.pop("origin"), record.pop("fingerprint")
-        document = Document(**record)
-        documents[document.doc_id] = StoredDocument(document, origin, digest)
-    return documents
+def new_name() -> str:
+    """A unique, time-ordered name for a generation or a segment."""
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9:09d}"
 
 
-def _read_chunks(path: Path, documents: dict[str, StoredDocument]) -> list[IndexedChunk]:
-    chunks = []
-    for record in _read_jsonl(path):
-        text = documents[record["doc_id"]].document.text[record["start"] : record["end"]]
-        chunk = Chunk(record["chunk_id"], record["doc_id"], text, record["start"], record["end"])
-        chunks.append(IndexedChunk(chunk, record["language"], record["fingerprint"]))
-    return chunks
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
-def _read_jsonl(path: Path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def _write_json(path: Path, value: object) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def _write_jsonl(path: Path, records: Iterator[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-
-
-def _prune(generations: Path, keep: str) -> None:
-    """Delete crashed staging folders and all but the newest generations."""
-    finished = sorted((path for path in generations.iterdir() if not path.name.startswith(".")), key=lambda p: p.name)
-    doomed = [path for path in finished[:-_KEEP_GENERATIONS] if path.name != keep]
-    doomed += [path for path in generations.iterdir() if path.name.startswith(".tmp-")]
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Delete every generation but the live one and the one it replaced (for readers that opened it a
+    moment ago), crashed staging folders and never-live generations included, and the segments
+    neither of them names."""
+    generations = index_dir / "generations"
+    kept = [generations / name for name in keep]
+    doomed = [path for path in generations.iterdir() if path.name not in keep]
+    referenced: set[str] = set()
+    for generation in kept:
+        try:
+            referenced.update(json.loads((generation / "manifest.json").read_text("utf-8")).get("segments", ()))
+        except (OSError, ValueError, AttributeError):
+            continue
+    doomed += [path for path in (index_dir / "segments").iterdir() if path.name not in referenced]
     for path in doomed:
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+    for leftover in index_dir.glob(".current-*"):  # a link a crash left before it was swapped in
+        leftover.unlink(missing_ok=True)

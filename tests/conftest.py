@@ -67,6 +67,14 @@ def embedder(settings):
 
 
 @pytest.fixture(scope="session")
+def seed_documents():
+    """The seed articles as cleaned documents."""
+    from rag.documents import read_documents
+
+    return read_documents([SEEDS]).documents
+
+
+@pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, embedder) -> Path:
     """A real index over the seeds, built once; tests that write copy it first."""
     from rag.corpus import Corpus

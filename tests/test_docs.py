@@ -10,6 +10,7 @@ from api.app import create_app
 from api.cli import build_parser
 from rag.answer_types import ABSTAIN_REASONS
 from rag.config import Settings
+from rag.documents import Document
 from rag.indexing import Indexer
 from rag.store import save_index
 
@@ -51,7 +52,10 @@ def test_abstain_reason_is_explained_in_the_readme(reason):
 
 
 def test_index_readme_lists_every_file_the_store_writes(tmp_path, keyword_embedder):
-    generation = save_index(Indexer(keyword_embedder).empty(), tmp_path)
-    written = sorted(path.name for path in generation.iterdir())
+    indexer = Indexer(keyword_embedder)
+    index, _ = indexer.upsert(indexer.empty(), [Document("cloud", "Cloud", "AWS investit dans le cloud.")], "api")
+    generation = save_index(index, tmp_path)
+    segment = tmp_path / "segments" / index.manifest.segments[0]
+    written = sorted(path.name for path in [*generation.iterdir(), *segment.iterdir()])
     missing = [name for name in written if f"{name}" not in INDEX_README]
     assert not missing, f"index/README.md does not describe {missing}"

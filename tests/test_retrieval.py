@@ -55,7 +55,7 @@ def test_lexical_matches_count_less_across_languages(tmp_path, keyword_embedder)
     (folder / "en.txt").write_text("The Trainium chip powers Amazon's data centres since this year.")
     corpus = Corpus.open(tmp_path / "index", keyword_embedder, missing_ok=True)
     corpus.sync_paths([folder])
-    assert {item.language for item in corpus.snapshot.chunks} == {"fr", "en"}
+    assert {item.language for item in corpus.snapshot.live_chunks()} == {"fr", "en"}
     english = corpus.search("Where is the Trainium chip used?", 2, language="en")
     french = corpus.search("Où la puce Trainium est-elle utilisée ?", 2, language="fr")
     assert english[0].doc_id == "en" and english[0].score > english[1].score
@@ -73,3 +73,33 @@ def test_empty_index_returns_nothing(tmp_path, embedder):
 
     corpus = Corpus.open(tmp_path / "empty", embedder, missing_ok=True)
     assert corpus.search("cloud", 5) == []
+
+
+def test_a_corpus_written_article_by_article_ranks_like_one_built_at_once(
+    tmp_path, embedder, seed_documents, seed_index_dir, monkeypatch
+):
+    from dataclasses import replace
+
+    from servers import copy_index
+
+    from rag import indexing
+    from rag.corpus import Corpus
+
+    monkeypatch.setattr(indexing, "MERGE_MAX_CHUNKS", 0)  # one segment per article, with a tombstone too
+    documents = seed_documents
+    piecewise = Corpus.open(tmp_path / "piecewise", embedder, missing_ok=True)
+    piecewise.upsert(documents[:2])
+    for document in documents[2:]:
+        piecewise.upsert([document])
+    edited = replace(documents[0], text=documents[0].text + " Mis à jour.")
+    piecewise.upsert([edited])  # the first article's old version becomes a tombstone
+    whole = Corpus.open(copy_index(seed_index_dir, tmp_path / "whole"), embedder)
+    whole.upsert([edited])
+    whole.optimize()
+
+    assert [len(view.deleted) for view in piecewise.snapshot.segments] == [1, 0, 0, 0, 0]
+    assert len(whole.snapshot.segments) == 1
+    for question in ("Combien OpenAI paie-t-il AWS ?", "How many jobs is Amazon cutting?", "puces Trainium"):
+        for mode in ("hybrid", "lexical", "dense"):
+            expected = [(hit.chunk_id, round(hit.score, 4)) for hit in whole.search(question, 8, mode=mode)]
+            assert [(hit.chunk_id, round(hit.score, 4)) for hit in piecewise.search(question, 8, mode=mode)] == expected

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import store
+from rag import indexing, store
 from rag.corpus import Corpus
 from rag.documents import Document
 from rag.errors import IndexIncompatibleError, IndexMissingError
@@ -41,15 +41,25 @@ def corpus(tmp_path, keyword_embedder) -> Corpus:
     return corpus
 
 
+def segment_folders(index_dir: Path) -> set[str]:
+    return {path.name for path in (index_dir / "segments").iterdir()}
+
+
+def live_segment(index_dir: Path) -> Path:
+    manifest = json.loads((index_dir / "current" / "manifest.json").read_text())
+    return index_dir / "segments" / manifest["segments"][-1]
+
+
 def test_round_trip_keeps_offsets_exact(corpus, keyword_embedder):
     loaded = load_index(corpus.index_dir, keyword_embedder.model_id)
     assert set(loaded.documents) == set(ARTICLES)
-    assert len(loaded.chunks) == len(corpus.snapshot.chunks) >= 3
-    for item in loaded.chunks:
+    assert loaded.chunk_count == corpus.snapshot.chunk_count >= 3
+    for item in loaded.live_chunks():
         text = loaded.documents[item.chunk.doc_id].document.text
         assert text[item.chunk.start : item.chunk.end] == item.chunk.text
-    np.testing.assert_allclose(loaded.embeddings, corpus.snapshot.embeddings)
-    assert len(loaded.sentences) == 6
+    for saved, live in zip(loaded.segments, corpus.snapshot.segments, strict=True):
+        np.testing.assert_allclose(saved.segment.embeddings, live.segment.embeddings)
+    assert sum(len(view.segment.sentences) for view in loaded.segments) == 6
 
 
 def test_unchanged_corpus_embeds_nothing_and_writes_nothing(corpus, keyword_embedder, tmp_path):
@@ -78,11 +88,33 @@ def test_removed_article_disappears_from_results(corpus, tmp_path):
     assert "puces" not in load_index(corpus.index_dir).documents
 
 
-def test_crash_mid_write_leaves_previous_index_usable(corpus, tmp_path, monkeypatch, keyword_embedder):
+def test_a_write_keeps_older_segments_and_adds_one(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(indexing, "MERGE_MAX_CHUNKS", 0)  # no merge: see exactly what one write adds
+    before = segment_folders(corpus.index_dir)
+    stamps = {path: path.stat().st_mtime_ns for path in live_segment(corpus.index_dir).iterdir()}
+    corpus.upsert([Document("openai", "OpenAI", "OpenAI signe avec AWS pour le cloud.")])
+    corpus.delete("puces")
+    assert len(segment_folders(corpus.index_dir) - before) == 1
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps  # never rewritten
+    manifest = json.loads((corpus.index_dir / "current" / "manifest.json").read_text())
+    assert list(manifest["deleted"].values()) == [["puces"]]
+    assert set(load_index(corpus.index_dir).documents) == {"cloud", "emplois", "openai"}
+
+
+def test_a_replaced_document_is_only_found_in_its_new_version(corpus):
+    corpus.upsert([Document("puces", "Puces", "Les puces Graviton remplacent les anciennes.")])
+    texts = {hit.text for hit in corpus.search("puces Trainium NVIDIA Graviton", 10) if hit.doc_id == "puces"}
+    assert texts == {"Les puces Graviton remplacent les anciennes."}
+    assert corpus.snapshot.chunk_counts["puces"] == 1
+
+
+@pytest.mark.parametrize("point", ["segment", "manifest", "link"])
+def test_crash_mid_write_leaves_previous_index_usable(corpus, tmp_path, monkeypatch, keyword_embedder, point):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store, "save_dense_index", crash)
+    target = {"segment": (store, "write_segment"), "manifest": (store.os, "fsync"), "link": (store.os, "replace")}
+    monkeypatch.setattr(*target[point], crash)
     write_corpus(tmp_path / "articles", {"openai": "OpenAI signe avec AWS."})
     with pytest.raises(OSError):
         corpus.sync_paths([tmp_path / "articles"])
@@ -104,7 +136,7 @@ def test_emptied_index_saves_reopens_and_takes_documents_again(tmp_path, keyword
     assert report.removed == tuple(sorted(ARTICLES))
     save_index(emptied, index_dir)
     reopened = load_index(index_dir, keyword_embedder.model_id)
-    assert (reopened.documents, reopened.chunks, reopened.lexical.size) == ({}, [], 0)
+    assert (reopened.documents, reopened.chunk_count, reopened.segments) == ({}, 0, ())
     assert staging_leftovers(index_dir) == []
     refilled, _ = indexer.upsert(reopened, [Document("puces", "Puces", ARTICLES["puces"])], "api")
     save_index(refilled, index_dir)
@@ -116,8 +148,7 @@ def test_emptied_index_saves_reopens_and_takes_documents_again(tmp_path, keyword
 def test_index_built_from_nothing_saves_and_loads(tmp_path, keyword_embedder):
     save_index(Indexer(keyword_embedder).empty(), tmp_path / "index")
     loaded = load_index(tmp_path / "index", keyword_embedder.model_id)
-    assert (loaded.documents, loaded.chunks, loaded.lexical.size) == ({}, [], 0)
-    assert loaded.lexical.search("cloud", "fr", 5) == []
+    assert (loaded.documents, loaded.chunk_count, loaded.segments) == ({}, 0, ())
     assert staging_leftovers(tmp_path / "index") == []
 
 
@@ -126,21 +157,30 @@ def test_index_built_with_another_model_is_refused(corpus):
         load_index(corpus.index_dir, "other/model")
 
 
-@pytest.mark.parametrize("damage", ["manifest", "embeddings", "npy-header", "missing-file", "counts", "dangling"])
+@pytest.mark.parametrize(
+    "damage",
+    ["manifest", "embeddings", "flipped-byte", "missing-file", "missing-segment", "segment-summary", "counts",
+     "dangling"],
+)
 def test_damaged_index_names_the_fix(corpus, damage):
     live = (corpus.index_dir / "current").resolve()
-    if damage == "npy-header":  # numpy reads the header with Python's tokenizer
-        raw = bytearray((live / "embeddings.npy").read_bytes())
-        raw[10:13] = b'"""'  # an unterminated string where the header dict begins
-        (live / "embeddings.npy").write_bytes(bytes(raw))
+    segment = live_segment(corpus.index_dir)
+    if damage == "flipped-byte":  # the checksums catch what no parser would
+        raw = bytearray((segment / "lexical.npz").read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        (segment / "lexical.npz").write_bytes(bytes(raw))
     elif damage == "dangling":
         shutil.rmtree(live)
     elif damage == "manifest":
         (live / "manifest.json").write_text("{not json")
     elif damage == "embeddings":
-        (live / "embeddings.npy").write_bytes(b"garbage")
+        (segment / "embeddings.npy").write_bytes(b"garbage")
     elif damage == "missing-file":
-        shutil.rmtree(live / "lexical")
+        (segment / "dense.faiss").unlink()
+    elif damage == "missing-segment":
+        shutil.rmtree(segment)
+    elif damage == "segment-summary":
+        (segment / "segment.json").write_text("[]")
     else:
         manifest = json.loads((live / "manifest.json").read_text())
         (live / "manifest.json").write_text(json.dumps({**manifest, "chunks": manifest["chunks"] + 1}))
@@ -150,10 +190,9 @@ def test_damaged_index_names_the_fix(corpus, damage):
 
 def test_rebuild_recovers_a_damaged_index_and_keeps_posted_documents(corpus, keyword_embedder, tmp_path):
     corpus.upsert([Document("posted", "Posté", "OpenAI et le cloud.")])
-    live = (corpus.index_dir / "current").resolve()
     rebuilt = Corpus.rebuild(corpus.index_dir, keyword_embedder)
     assert "posted" in rebuilt.snapshot.documents
-    (live.parent / rebuilt._generation / "embeddings.npy").write_bytes(b"garbage")
+    (live_segment(corpus.index_dir) / "embeddings.npy").write_bytes(b"garbage")
     recovered = Corpus.rebuild(corpus.index_dir, keyword_embedder)
     recovered.sync_paths([tmp_path / "articles"])
     assert set(load_index(corpus.index_dir).documents) == set(ARTICLES)
@@ -176,3 +215,30 @@ def test_a_corpus_follows_what_another_process_wrote(corpus, keyword_embedder):
     writer.upsert([Document("nouvelle", "Nouvelle", "NVIDIA annonce des puces pour le cloud.")])
     assert "nouvelle" in reader.snapshot.documents
     assert "nouvelle" in {hit.doc_id for hit in reader.search("nvidia", 5)}
+
+
+def test_small_segments_merge_and_optimize_leaves_one(corpus, keyword_embedder):
+    for number in range(6):
+        corpus.upsert([Document(f"breve-{number}", "Brève", f"Brève numéro {number} sur le cloud.")])
+    segments = len(corpus.snapshot.segments)
+    assert segments < 7  # six one-chunk writes did not leave six more segments
+    before = [(hit.doc_id, hit.start, round(hit.score, 5)) for hit in corpus.search("cloud AWS puces", 8)]
+    report = corpus.optimize()
+    assert report.merged == segments and len(corpus.snapshot.segments) == 1
+    after = [(hit.doc_id, hit.start, round(hit.score, 5)) for hit in corpus.search("cloud AWS puces", 8)]
+    assert after == before
+    assert len(segment_folders(corpus.index_dir)) <= segments + 1  # older generations' segments pruned
+
+
+def test_unreferenced_segments_are_removed_by_the_next_write(corpus, monkeypatch):
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.os, "replace", crash)
+        with pytest.raises(OSError):
+            corpus.upsert([Document("orpheline", "Orpheline", "Un segment que rien ne nomme.")])
+    orphans = segment_folders(corpus.index_dir) - set(load_index(corpus.index_dir).manifest.segments)
+    assert orphans
+    corpus.upsert([Document("suivante", "Suivante", "La prochaine écriture fait le ménage.")])
+    assert not orphans & segment_folders(corpus.index_dir)

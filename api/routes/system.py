@@ -27,7 +27,7 @@ def health(corpus: CorpusDep, answerer: AnswererDep) -> Health:
     return Health(
         status="ok",
         documents=len(snapshot.documents),
-        chunks=len(snapshot.chunks),
+        chunks=snapshot.chunk_count,
         embedding_model=corpus.model_id,
         generator=answerer.model_name,
     )
