@@ -78,9 +78,9 @@ def perturbed(documents: Sequence[Document], count: int) -> list[Document]:
     return made
 
 
-def timed(action: Callable[[], object]) -> float:
+def timed(action: Callable[..., object], *args: object) -> float:
     started = time.perf_counter()
-    action()
+    action(*args)
     return time.perf_counter() - started
 
 
@@ -89,7 +89,7 @@ def percentiles(values: Sequence[float], scale: float = 1.0) -> str:
 
 
 def search_times(corpus: Corpus, queries: Sequence[str]) -> list[float]:
-    return [timed(lambda query=query: corpus.search(query, 5, language="fr")) for query in queries]
+    return [timed(corpus.search, query, 5) for query in queries]
 
 
 def measure(size: int, paragraphs: Sequence[Document], vectors: HashedVectors, writes: int, queries: int) -> None:
@@ -98,13 +98,13 @@ def measure(size: int, paragraphs: Sequence[Document], vectors: HashedVectors, w
     questions = [article.title for article in random.Random(1).sample(base, queries)]
     with tempfile.TemporaryDirectory() as folder:
         corpus = Corpus.open(Path(folder) / "index", vectors, missing_ok=True)  # type: ignore[arg-type]
-        bulk = timed(lambda: corpus.upsert(base))
+        bulk = timed(corpus.upsert, base)
         searched = search_times(corpus, questions)
-        added = [timed(lambda article=article: corpus.upsert([article])) for article in extra]
+        added = [timed(corpus.upsert, [article]) for article in extra]
         edits = [replace(article, text=article.text + " Mise à jour.") for article in base[:writes]]
-        replaced = [timed(lambda edit=edit: corpus.upsert([edit])) for edit in edits]
+        replaced = [timed(corpus.upsert, [edit]) for edit in edits]
         doomed = base[writes : 2 * writes]
-        deleted = [timed(lambda article=article: corpus.delete(article.doc_id)) for article in doomed]
+        deleted = [timed(corpus.delete, article.doc_id) for article in doomed]
         segments = len(corpus.snapshot.segments)
         fragmented = search_times(corpus, questions)
         optimize = timed(corpus.optimize)
