@@ -28,7 +28,7 @@ MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
 # The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
 MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
-_FORM_FIELDS = ("doc_id", "title", "date", "source")
+_FORM_FIELDS = ("doc_id", "title", "date", "source", "url", "author", "language")
 
 
 def get_settings(request: Request) -> Settings:
@@ -131,7 +131,8 @@ def _from_json(body: bytes) -> Document:
     if len(payload.text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
         raise _too_large()
     doc_id = payload.doc_id if payload.doc_id is not None else _doc_id_for(payload.text)
-    return parse_document(payload.text, doc_id, title=payload.title, date=payload.date, source=payload.source)
+    fields = payload.model_dump(exclude={"text", "doc_id"})
+    return parse_document(payload.text, doc_id, **fields)
 
 
 async def _from_upload(request: Request, body: bytes) -> Document:

@@ -11,6 +11,7 @@ from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sour
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.indexing import IndexReport
 from rag.language import LanguageChoice, LanguageCode
+from rag.metadata import MAX_URL_CHARS
 from rag.retrieval import Hit
 from rag.store import CorpusIndex, StoredDocument
 
@@ -44,11 +45,23 @@ class DocumentIn(_Request):
     text: str = Field(description="The article, plain text or Markdown (at most 2 MB in UTF-8).")
     doc_id: str | None = Field(None, description="1-128 of letters, digits, `_-.`; default: a hash of the text.")
     title: str | None = Field(None, max_length=1000)
-    date: str | None = Field(None, max_length=100)
-    source: str | None = Field(None, max_length=1000)
+    date: str | None = Field(None, max_length=100, description="ISO 8601 publication date, e.g. 2025-11-05.")
+    source: str | None = Field(None, max_length=1000, description="The site or outlet.")
+    url: str | None = Field(None, max_length=MAX_URL_CHARS, description="Absolute http(s) URL of the article.")
+    author: str | None = Field(None, max_length=1000)
+    language: str | None = Field(None, max_length=35, description="Language tag the article declares, e.g. fr.")
 
 
-class CitationOut(BaseModel):
+class _Cited(BaseModel):
+    """The cited article's metadata, null when unknown."""
+
+    date: str | None = Field(None, description="Publication date, ISO 8601 (YYYY-MM-DD).")
+    source: str | None = Field(None, description="The site or outlet.")
+    url: str | None = Field(None, description="The article's web address.")
+    author: str | None = None
+
+
+class CitationOut(_Cited):
     """A verbatim snippet: `snippet == GET /documents/{doc_id} .text[start:end]`; `id` is its [n] marker."""
 
     id: int
@@ -106,7 +119,7 @@ class SourcesOut(BaseModel):
         return cls.model_validate(asdict(sources))
 
 
-class HitOut(BaseModel):
+class HitOut(_Cited):
     """One retrieved passage: `text == GET /documents/{doc_id} .text[start:end]`."""
 
     doc_id: str
@@ -130,8 +143,11 @@ class DocumentSummary(BaseModel):
 
     doc_id: str
     title: str
-    date: str | None
-    source: str | None
+    date: str | None = Field(description="Publication date, ISO 8601 (YYYY-MM-DD); null when unknown.")
+    source: str | None = Field(description="The site or outlet.")
+    url: str | None
+    author: str | None
+    language: str | None = Field(description="The language tag the article declares (not detected).")
     characters: int = Field(description="Length of the cleaned text, the reference for every offset.")
     chunks: int = Field(description="Passages it was split into for retrieval.")
 
@@ -143,6 +159,9 @@ class DocumentSummary(BaseModel):
             title=document.title,
             date=document.date,
             source=document.source,
+            url=document.url,
+            author=document.author,
+            language=document.language,
             characters=len(document.text),
             chunks=chunks,
         )

@@ -200,7 +200,10 @@ class _Composer:
 
 
 def _citation(number: int, item: Evidence) -> Citation:
-    return Citation(number, item.doc_id, item.title, item.text, item.start, item.end, round(item.score, 4))
+    return Citation(
+        number, item.doc_id, item.title, item.text, item.start, item.end, round(item.score, 4),
+        item.date, item.source, item.url, item.author,
+    )
 
 
 def _validate(question: str, language: str, top_k: int) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import InvalidInputError
+from rag.metadata import field_text, iso_date, language_tag, web_url
 from rag.sentences import split_sentences
 
 ACCEPTED_SUFFIXES = (".txt", ".md")
@@ -44,8 +45,11 @@ class Document:
     doc_id: str
     title: str
     text: str
-    date: str | None = None
-    source: str | None = None
+    date: str | None = None  # ISO 8601 publication day, YYYY-MM-DD
+    source: str | None = None  # the site or outlet
+    url: str | None = None  # absolute http(s) URL of the article
+    author: str | None = None
+    language: str | None = None  # BCP 47 tag the publisher declared (`fr`, `en-GB`)
 
 
 def validate_doc_id(doc_id: str) -> str:
@@ -158,8 +162,14 @@ def parse_document(
     title: str | None = None,
     date: str | None = None,
     source: str | None = None,
+    url: str | None = None,
+    author: str | None = None,
+    language: str | None = None,
 ) -> Document:
-    """Clean scraped article text into a `Document`; explicit title/date/source win over detection.
+    """Clean scraped article text into a `Document`; explicit metadata wins over detection.
+
+    An explicit date, URL or language that is not one (see `rag.metadata`) is an error: callers
+    reading files leniently normalise them first and pass None for what they could not read.
 
     One line is one paragraph (a lower-case line right below one continues it: hard wrapping);
     paragraphs are joined with exactly "\\n\\n". Share-bar lines at either end are dropped, and a
@@ -167,6 +177,9 @@ def parse_document(
     line move out of the text into their fields. Wording (apostrophes included) is kept as is.
     """
     validate_doc_id(doc_id)
+    explicit_date = _checked(date, iso_date, "date", "an ISO 8601 date such as 2025-11-05")
+    explicit_url = _checked(url, web_url, "url", "an absolute http(s) URL")
+    explicit_language = _checked(language, language_tag, "language", "a language tag such as fr or en-GB")
     paragraphs = _paragraphs(raw)
     while paragraphs and _is_share_line(paragraphs[0]):
         paragraphs.pop(0)
@@ -174,7 +187,7 @@ def parse_document(
         paragraphs.pop()
     detected_date = detected_source = detected_title = None
     if paragraphs and (match := _DATE_PREFIX.match(paragraphs[0])):
-        detected_date = match.group(1)
+        detected_date = iso_date(match.group(1))
         paragraphs[0] = paragraphs[0][match.end() :].lstrip()
         if not paragraphs[0]:
             paragraphs.pop(0)
@@ -191,11 +204,25 @@ def parse_document(
         raise InvalidInputError(f"document {doc_id!r} has no text left after cleaning")
     return Document(
         doc_id=doc_id,
-        title=_explicit(title) or detected_title or _title_from(text),
+        title=field_text(title) or detected_title or _title_from(text),
         text=text,
-        date=_explicit(date) or detected_date,
-        source=_explicit(source) or detected_source,
+        date=explicit_date or detected_date,
+        source=field_text(source) or detected_source,
+        url=explicit_url,
+        author=field_text(author),
+        language=explicit_language,
     )
+
+
+def _checked(value: str | None, normalise: Callable[[str | None], str | None], name: str, expected: str) -> str | None:
+    """The normalised explicit field, None when absent; InvalidInputError when given but unreadable."""
+    if field_text(value) is None:
+        return None
+    normalised = normalise(value)
+    if normalised is None:
+        shown = value if len(value or "") <= 60 else f"{(value or '')[:57]}..."
+        raise InvalidInputError(f"{name} {shown!r} is not {expected}")
+    return normalised
 
 
 def _paragraphs(raw: str) -> list[str]:
@@ -224,11 +251,6 @@ def _is_share_line(line: str) -> bool:
 def _is_headline(line: str) -> bool:
     """A short first line without sentence-final punctuation (closing quotes aside)."""
     return len(line) <= _HEADLINE_MAX_CHARS and line.rstrip(_CLOSERS)[-1:] not in ("", *_SENTENCE_END)
-
-
-def _explicit(value: str | None) -> str | None:
-    cleaned = " ".join(unicodedata.normalize("NFC", value).split()) if value is not None else ""
-    return cleaned or None
 
 
 def _title_from(text: str) -> str:

@@ -94,7 +94,8 @@ class Indexer:
         return self._rebuild(previous, remaining, show_progress=False)
 
     def _stored(self, document: Document, origin: str) -> StoredDocument:
-        digest = fingerprint(document.title, document.text, document.date or "", document.source or "")
+        metadata = (document.date, document.source, document.url, document.author, document.language)
+        digest = fingerprint(document.title, document.text, *(value or "" for value in metadata))
         return StoredDocument(document, origin, digest)
 
     def _rebuild(

@@ -54,6 +54,10 @@ class Evidence:
     start: int
     end: int
     score: float
+    date: str | None = None  # the document's metadata, for citing it
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class Hit:
     dense_score: float
     lexical_score: float | None
     sentences: tuple[Evidence, ...]
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
 
 
 def retrieve(
@@ -125,12 +133,13 @@ def _hit(
     index: CorpusIndex, row: int, score: float, query: np.ndarray, lexical: float | None, sentence_scores: np.ndarray
 ) -> Hit:
     chunk = index.chunks[row].chunk
-    title = index.documents[chunk.doc_id].document.title
+    document = index.documents[chunk.doc_id].document
     cosine = float(index.embeddings[row] @ query)
     members = sorted(index.chunk_sentences.members(row), key=lambda member: -sentence_scores[member])
     sentences = tuple(_evidence(index, member, float(sentence_scores[member])) for member in members)
     return Hit(
-        chunk.chunk_id, chunk.doc_id, title, chunk.text, chunk.start, chunk.end, score, cosine, lexical, sentences
+        chunk.chunk_id, chunk.doc_id, document.title, chunk.text, chunk.start, chunk.end, score, cosine, lexical,
+        sentences, document.date, document.source, document.url, document.author,
     )
 
 
@@ -148,7 +157,10 @@ def _evidence(index: CorpusIndex, row: int, score: float) -> Evidence:
     ):
         end = index.sentences[following].end
         following += 1
-    return Evidence(sentence.doc_id, document.title, document.text[sentence.start : end], sentence.start, end, score)
+    return Evidence(
+        sentence.doc_id, document.title, document.text[sentence.start : end], sentence.start, end, score,
+        document.date, document.source, document.url, document.author,
+    )
 
 
 def _best_sentences(index: CorpusIndex, sentence_scores: np.ndarray, pool: int) -> dict[int, float]:

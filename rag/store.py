@@ -39,7 +39,7 @@ from rag.errors import IndexIncompatibleError, IndexMissingError
 from rag.language import LanguageCode
 from rag.lexical import LexicalIndex
 
-FORMAT_VERSION = 2  # 2: the lexical side indexes each chunk with its document's title
+FORMAT_VERSION = 3  # 2: the lexical side indexes each chunk with its document's title; 3: url, author, language
 _REBUILD = "run `rag index --rebuild` to rebuild it"
 _KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers that opened it a moment ago
 

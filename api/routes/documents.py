@@ -32,6 +32,9 @@ _UPLOAD_BODY = {
                         "title": {"type": "string"},
                         "date": {"type": "string"},
                         "source": {"type": "string"},
+                        "url": {"type": "string"},
+                        "author": {"type": "string"},
+                        "language": {"type": "string"},
                     },
                 }
             },

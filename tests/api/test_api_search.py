@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 AMAZON_100 = "001_1cddb5f53556681f"
-HIT_FIELDS = {"doc_id", "title", "text", "start", "end", "score"}
+HIT_FIELDS = {"doc_id", "title", "text", "start", "end", "score", "date", "source", "url", "author"}
 
 
 def test_search_returns_verbatim_passages_best_first(client: httpx.Client) -> None:
@@ -20,6 +20,7 @@ def test_search_returns_verbatim_passages_best_first(client: httpx.Client) -> No
         document = client.get(f"/documents/{hit['doc_id']}").json()
         assert document["text"][hit["start"] : hit["end"]] == hit["text"]
         assert hit["title"] == document["title"]
+        assert (hit["date"], hit["source"], hit["url"]) == (document["date"], document["source"], document["url"])
 
 
 def test_search_defaults_to_five_hits_and_accepts_up_to_fifty(client: httpx.Client) -> None:
