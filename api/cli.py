@@ -34,11 +34,15 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     status = SKIPPED_FILES if report.skipped else 0
     for item in report.skipped:
         print(f"rag: skipped {item.reason}", file=sys.stderr)
+    for note in report.notes:
+        print(f"rag: note: {note}", file=sys.stderr)
     if args.json:
         skipped = [{"path": str(item.path), "reason": item.reason} for item in report.skipped]
         summary = {**asdict(report), "skipped": skipped, "total_seconds": round(seconds, 3)}
         print(json.dumps(summary, ensure_ascii=False))
         return status
+    for count in report.formats:
+        print(f"{count.format}: {count.read} read, {count.skipped} skipped, {count.indexed} indexed")
     if not report.changed and not args.rebuild:
         print(f"Index up to date: {report.documents} documents, {report.chunks} chunks ({seconds:.1f} s).")
         return status
@@ -128,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="index files or folders (default: seeds/)")
-    index.add_argument("paths", nargs="*", type=Path, help=".txt/.md files or folders")
+    index.add_argument("paths", nargs="*", type=Path, help="article files (text, HTML, feeds, JSON Lines) or folders")
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and rebuild it")
     index.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     index.add_argument("--json", action="store_true", help="print a machine-readable report")

@@ -208,9 +208,12 @@ class IndexingOut(BaseModel):
 
 
 class DocumentWritten(BaseModel):
-    """Answer to `POST /documents`: the stored document (searchable already) and the index change."""
+    """Answer to `POST /documents`: the stored documents (searchable already) and the index change."""
 
-    document: DocumentSummary
+    document: DocumentSummary = Field(description="The first (for an article, the only) document written.")
+    documents: list[DocumentSummary] = Field(description="Every document written: a feed or an export gives many.")
+    skipped: list[str] = Field(description="Entries or lines of a feed or export that were left out, and why.")
+    notes: list[str] = Field(description="What was read but kept unknown, such as a date that is not one.")
     indexed: IndexingOut
 
 

@@ -109,8 +109,10 @@ class Corpus:
     def sync_paths(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexReport:
         """Make the file documents exactly those under `paths` (added, changed, removed).
 
-        A file that fails to load is skipped and listed in the report, and the version of it indexed
-        before (if any) stays; when no file loads, nothing changes.
+        A file (or a feed entry, an export line) that fails to load is skipped and listed in the
+        report, and what it gave before stays indexed; when that cannot be known (a feed that does
+        not parse, a line that is not JSON), no file document is removed this time. When no file
+        loads, nothing changes.
         """
         batch = read_documents(paths)
         if not batch.documents:
@@ -119,17 +121,18 @@ class Corpus:
 
         def change(previous: CorpusIndex) -> tuple[CorpusIndex, IndexReport]:
             loaded = {document.doc_id for document in batch.documents}
+            unknown = any(item.doc_ids is None for item in batch.skipped)  # keep every file document then
+            held = {doc_id for item in batch.skipped for doc_id in item.doc_ids or ()}
             kept = [
                 stored.document
-                for item in batch.skipped
-                if (stored := previous.documents.get(item.path.stem)) is not None
-                and stored.origin == FILE_ORIGIN
-                and stored.document.doc_id not in loaded
+                for doc_id, stored in previous.documents.items()
+                if stored.origin == FILE_ORIGIN and doc_id not in loaded and (unknown or doc_id in held)
             ]
             documents = [*batch.documents, *kept]
             return self._indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
 
-        return replace(self._write(change), skipped=tuple(batch.skipped))
+        report = self._write(change)
+        return replace(report, skipped=tuple(batch.skipped), notes=tuple(batch.notes), formats=batch.formats)
 
     def upsert(self, documents: Sequence[Document]) -> IndexReport:
         """Add or replace documents posted over HTTP."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.chunking import Chunker
-from rag.documents import Document, SkippedFile
+from rag.documents import Document, FormatCount, SkippedFile
 from rag.language import detect_language
 from rag.sentences import split_sentences
 from rag.store import (
@@ -49,6 +49,8 @@ class IndexReport:
     removed: tuple[str, ...]
     seconds: float
     skipped: tuple[SkippedFile, ...] = ()  # files that did not load, reported and left out
+    notes: tuple[str, ...] = ()  # what was read but left unknown (a date that is not one)
+    formats: tuple[FormatCount, ...] = ()  # per format: read, skipped, indexed
 
     @property
     def changed(self) -> bool:
