@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rag.config import GeneratorName, Settings
 from rag.errors import RagError
 from rag.evaluation.cli import add_eval_parser
+from rag.filters import DocumentFilter
 from rag.language import LANGUAGE_CHOICES, LANGUAGES
 from rag.retrieval import MODES
 from rag.service import open_corpus, open_service
@@ -58,7 +59,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    hits = open_corpus(settings).search(args.query, args.k, language=args.language, mode=args.mode)
+    where = DocumentFilter.of(args.since, args.until, args.sources)
+    hits = open_corpus(settings).search(args.query, args.k, language=args.language, mode=args.mode, where=where)
     if args.json:
         rows = [{name: value for name, value in asdict(hit).items() if name != "sentences"} for hit in hits]
         print(json.dumps({"hits": rows}, ensure_ascii=False, indent=2))
@@ -75,7 +77,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.generator:
         settings = settings.model_copy(update={"generator": args.generator})
-    answer = open_service(settings).answerer.ask(args.question, language=args.language, top_k=args.k)
+    where = DocumentFilter.of(args.since, args.until, args.sources)
+    answer = open_service(settings).answerer.ask(args.question, language=args.language, top_k=args.k, where=where)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
@@ -126,6 +129,15 @@ def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """--since, --until and --source: which documents to draw on, by their stored metadata."""
+    parser.add_argument("--since", help="only articles published on or after YYYY-MM-DD (or YYYY-MM, YYYY)")
+    parser.add_argument("--until", help="only articles published on or before YYYY-MM-DD (or YYYY-MM, YYYY)")
+    parser.add_argument(
+        "--source", dest="sources", action="append", metavar="OUTLET", help="only this outlet (repeatable)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and `--help`)."""
     parser = argparse.ArgumentParser(prog="rag", description="Question answering over news articles.")
@@ -144,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--language", choices=LANGUAGES, help="the query's language (default: detected)")
     search.add_argument("--mode", choices=MODES, default="hybrid")
     search.add_argument("--json", action="store_true", help="print machine-readable output")
+    add_filter_arguments(search)
     search.set_defaults(handler=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with cited snippets")
@@ -152,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     ask.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    add_filter_arguments(ask)
     ask.set_defaults(handler=cmd_ask)
 
     serve = commands.add_parser("serve", help="serve the HTTP API and chat page")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.filters import DocumentFilter
 from rag.indexing import IndexReport
 from rag.language import LanguageChoice, LanguageCode
 from rag.metadata import MAX_URL_CHARS
@@ -24,7 +25,25 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AskRequest(_Request):
+class _Filtered(_Request):
+    """Optional filters on the documents searched, over their stored metadata."""
+
+    since: str | None = Field(
+        None, max_length=40, description="Published on or after this day: YYYY-MM-DD, YYYY-MM (its first day) or YYYY."
+    )
+    until: str | None = Field(
+        None, max_length=40, description="Published on or before this day: YYYY-MM-DD, YYYY-MM (its last day) or YYYY."
+    )
+    sources: list[Annotated[str, StringConstraints(max_length=1000)]] | None = Field(
+        None, max_length=100, description="Outlets to keep (the documents' `source`, case-insensitive)."
+    )
+
+    def document_filter(self) -> DocumentFilter:
+        """The filter these fields say; a date that is not one is an InvalidInputError (400)."""
+        return DocumentFilter.of(self.since, self.until, self.sources)
+
+
+class AskRequest(_Filtered):
     """A question for `POST /ask` and `POST /ask/stream`."""
 
     question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
@@ -32,7 +51,7 @@ class AskRequest(_Request):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="Passages retrieved before picking evidence.")
 
 
-class SearchRequest(_Request):
+class SearchRequest(_Filtered):
     """A query for `POST /search`."""
 
     query: Question = Field(description="Free text, 1-2,000 characters once trimmed.")

@@ -13,6 +13,7 @@ import numpy as np
 
 from rag.documents import Document, read_documents
 from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError, InvalidInputError, RagError
+from rag.filters import DocumentFilter
 from rag.indexing import Indexer, IndexReport
 from rag.language import LanguageCode
 from rag.retrieval import Hit, Mode, retrieve
@@ -87,12 +88,21 @@ class Corpus:
         return self._indexer.embedder.model_id
 
     def search(
-        self, query: str, k: int = 5, *, language: LanguageCode | None = None, mode: Mode = "hybrid"
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        language: LanguageCode | None = None,
+        mode: Mode = "hybrid",
+        where: DocumentFilter | None = None,
     ) -> list[Hit]:
-        """The k best chunks for `query` in the live snapshot, each with its scored sentences."""
+        """The k best chunks for `query` in the live snapshot (of the documents `where` allows), each
+        with its scored sentences."""
         # One snapshot for the whole query, even if a writer swaps in a new one meanwhile.
         snapshot = self.snapshot
-        return retrieve(snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode)
+        return retrieve(
+            snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode, where=where
+        )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Query vectors as `search` makes them, for benchmarks that embed many questions in batches."""

@@ -54,8 +54,10 @@ class LexicalIndex:
             model.index(tokens, show_progress=False)
         return cls(model, len(tokens))
 
-    def search(self, query: str, language: LanguageCode, k: int) -> list[tuple[int, float]]:
-        """Up to k (row, score) pairs with a positive score, best first."""
+    def search(
+        self, query: str, language: LanguageCode, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Up to k (row, score) pairs with a positive score, best first; only `allowed` rows when given."""
         if self.size == 0:
             return []
         known = self._model.vocab_dict
@@ -63,6 +65,8 @@ class LexicalIndex:
         if not tokens:
             return []
         scores = self._model.get_scores(tokens)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
         order = np.argsort(-scores, kind="stable")[: min(k, self.size)]
         return [(int(row), float(scores[row])) for row in order if scores[row] > 0]
 

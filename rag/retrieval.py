@@ -14,6 +14,7 @@ import numpy as np
 
 from rag.dense import search_dense
 from rag.errors import InvalidInputError
+from rag.filters import DocumentFilter
 from rag.language import LanguageCode, detect_language
 from rag.store import CorpusIndex
 
@@ -91,11 +92,13 @@ def retrieve(
     *,
     language: LanguageCode | None = None,
     mode: Mode = "hybrid",
+    where: DocumentFilter | None = None,
 ) -> list[Hit]:
     """The k best chunks of `index` for `query`; modes other than hybrid are for benchmarks.
 
     `embed` turns the query into its vector, called only once the query is valid and the index not
-    empty (benchmarks that embed questions in batches pass the vector they already have).
+    empty (benchmarks that embed questions in batches pass the vector they already have). With
+    `where`, only chunks of the documents it allows are ranked (none allowed: no hit).
     """
     query = query.strip()
     if not query:
@@ -104,7 +107,8 @@ def retrieve(
         raise InvalidInputError(f"k must be at least 1, got {k}")
     if mode not in MODES:
         raise InvalidInputError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
-    if not index.chunks:
+    allowed = allowed_rows(index, where) if where is not None and where.active else None
+    if not index.chunks or (allowed is not None and not allowed.any()):
         return []
     language = language or detect_language(query)
     vector = embed(query)
@@ -112,10 +116,10 @@ def retrieve(
     sentence_scores = index.sentence_embeddings @ vector  # every sentence, once
     rankings: list[tuple[float, dict[int, float]]] = []
     if mode != "lexical":
-        rankings.append((DENSE_WEIGHT, _min_max(dict(search_dense(index.dense, vector, pool)))))
+        rankings.append((DENSE_WEIGHT, _min_max(_dense(index, vector, pool, allowed))))
     if mode == "hybrid":
-        rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, sentence_scores, pool))))
-    lexical = dict(index.lexical.search(query, language, pool)) if mode != "dense" else {}
+        rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, sentence_scores, pool, allowed))))
+    lexical = dict(index.lexical.search(query, language, pool, allowed)) if mode != "dense" else {}
     if lexical:
         top = max(lexical.values())
         factor = {row: 1.0 if index.chunks[row].language == language else CROSS_LANGUAGE_LEXICAL_FACTOR
@@ -163,8 +167,25 @@ def _evidence(index: CorpusIndex, row: int, score: float) -> Evidence:
     )
 
 
-def _best_sentences(index: CorpusIndex, sentence_scores: np.ndarray, pool: int) -> dict[int, float]:
-    """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks.
+def allowed_rows(index: CorpusIndex, where: DocumentFilter) -> np.ndarray:
+    """A boolean per chunk row: does `where` allow its document."""
+    documents = {doc_id for doc_id, stored in index.documents.items() if where.allows(stored.document)}
+    return np.fromiter((item.chunk.doc_id in documents for item in index.chunks), dtype=bool, count=len(index.chunks))
+
+
+def _dense(index: CorpusIndex, vector: np.ndarray, pool: int, allowed: np.ndarray | None) -> dict[int, float]:
+    """The `pool` best chunk cosines: FAISS over everything, or the same exact product over the allowed rows."""
+    if allowed is None:
+        return dict(search_dense(index.dense, vector, pool))
+    scores = np.where(allowed, index.embeddings @ vector, -np.inf)
+    rows = np.argsort(-scores, kind="stable")[: min(pool, int(allowed.sum()))]
+    return {int(row): float(scores[row]) for row in rows}
+
+
+def _best_sentences(
+    index: CorpusIndex, sentence_scores: np.ndarray, pool: int, allowed: np.ndarray | None
+) -> dict[int, float]:
+    """Per chunk, the cosine of its best-matching sentence; the `pool` best (allowed) chunks.
 
     Exact over all sentence vectors (one matrix product): fine for tens of thousands of sentences; a
     corpus far larger would give sentences a FAISS index of their own.
@@ -172,6 +193,9 @@ def _best_sentences(index: CorpusIndex, sentence_scores: np.ndarray, pool: int) 
     if not index.sentences:
         return {}
     best = index.chunk_sentences.best_per_chunk(sentence_scores)
+    if allowed is not None:
+        best = np.where(allowed, best, -np.inf)
+        pool = min(pool, int(allowed.sum()))
     rows = np.argsort(-best, kind="stable")[:pool]
     return {int(row): float(best[row]) for row in rows}
 

@@ -105,3 +105,16 @@ def test_pages_and_feeds_are_indexed_with_counts_per_format(indexed, tmp_path):
     search = rag("search", "Trainium NVIDIA puces", "-k", "1", "--json", index_dir=index_copy)
     hit = json.loads(search.stdout)["hits"][0]
     assert (hit["source"], hit["date"]) == ("Le Fil Tech", "2025-11-04")
+
+
+def test_search_and_ask_take_date_and_outlet_filters(indexed):
+    _, index_dir = indexed
+    search = rag("search", "Amazon cloud", "--source", "techcrunch", "--json", index_dir=index_dir)
+    assert search.returncode == 0 and {hit["doc_id"] for hit in json.loads(search.stdout)["hits"]} == {
+        "000_127e0ac6955dbf7b"
+    }
+    ask = rag("ask", "How much is OpenAI paying AWS?", "--until", "2024", "--generator", "extractive", "--json",
+              index_dir=index_dir)
+    assert ask.returncode == 0 and json.loads(ask.stdout)["abstain_reason"] == "no_relevant_passage"
+    bad = rag("search", "cloud", "--since", "hier", index_dir=index_dir)
+    assert bad.returncode == 1 and "since 'hier' is not a date" in bad.stderr and "Traceback" not in bad.stderr
