@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +76,20 @@ def _run(
     results, times = [], []
     for item, vector in zip(items, vectors):
         started = time.perf_counter()
+        embed = partial(_given, vector)
         if pool is None:
-            hits = retrieve(index, item.question, lambda _, vector=vector: vector, K, where=where)
+            hits = retrieve(index, item.question, embed, K, where=where)
         else:
-            ranked = retrieve(index, item.question, lambda _, vector=vector: vector, pool)
+            ranked = retrieve(index, item.question, embed, pool)
             hits = [hit for hit in ranked if where.allows(index.documents[hit.doc_id].document)][:K]
         times.append((time.perf_counter() - started) * 1000)
         results.append(hits)
     return results, float(np.percentile(times, 50))
+
+
+def _given(vector: np.ndarray, _query: str) -> np.ndarray:
+    """The query vector embedded beforehand, in one batch."""
+    return vector
 
 
 def _share(results: list[list[Hit]]) -> float:
