@@ -68,7 +68,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if not hits:
         print("No passage found.")
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank}. [{hit.doc_id}] {hit.title}")
+        print(f"{rank}. [{hit.doc_id}] {hit.title}{_byline(hit.source, hit.date)}")
         print(f"   score={hit.score:.4f} cosine={hit.dense_score:.3f} offsets=[{hit.start}:{hit.end}]")
         print(f"   {hit.text}\n")
     return 0
@@ -87,11 +87,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if sources:
         print("\nClosest passages:" if answer.abstained else "\nSources:")
     for citation in sources:
-        print(f"[{citation.id}] {citation.doc_id} — {citation.title} [{citation.start}:{citation.end}]")
+        byline = _byline(citation.source, citation.date)
+        print(f"[{citation.id}] {citation.doc_id} — {citation.title}{byline} [{citation.start}:{citation.end}]")
         print(f"    {citation.snippet}")
     total = answer.timings_ms.get("total", 0.0) / 1000
     print(f"\n({answer.model}, {answer.language}, {total:.1f} s)")
     return 0
+
+
+def _byline(source: str | None, date: str | None) -> str:
+    """" (outlet · date)" with what is known, or nothing."""
+    known = " · ".join(part for part in (source, date) if part)
+    return f" ({known})" if known else ""
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

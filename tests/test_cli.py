@@ -116,5 +116,7 @@ def test_search_and_ask_take_date_and_outlet_filters(indexed):
     ask = rag("ask", "How much is OpenAI paying AWS?", "--until", "2024", "--generator", "extractive", "--json",
               index_dir=index_dir)
     assert ask.returncode == 0 and json.loads(ask.stdout)["abstain_reason"] == "no_relevant_passage"
+    plain = rag("search", "Amazon cloud", "-k", "1", "--source", "Techcrunch", index_dir=index_dir)
+    assert "[000_127e0ac6955dbf7b]" in plain.stdout and "(Techcrunch)" in plain.stdout
     bad = rag("search", "cloud", "--since", "hier", index_dir=index_dir)
     assert bad.returncode == 1 and "since 'hier' is not a date" in bad.stderr and "Traceback" not in bad.stderr
