@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rag.config import GeneratorName, Settings
 from rag.errors import RagError
 from rag.evaluation.cli import add_eval_parser
+from rag.filters import DocumentFilter
 from rag.language import LANGUAGE_CHOICES, LANGUAGES
 from rag.retrieval import MODES
 from rag.service import open_corpus, open_service
@@ -36,11 +37,15 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     status = SKIPPED_FILES if report.skipped else 0
     for item in report.skipped:
         print(f"rag: skipped {item.reason}", file=sys.stderr)
+    for note in report.notes:
+        print(f"rag: note: {note}", file=sys.stderr)
     if args.json:
         skipped = [{"path": str(item.path), "reason": item.reason} for item in report.skipped]
         summary = {**asdict(report), "skipped": skipped, "total_seconds": round(seconds, 3)}
         print(json.dumps(summary, ensure_ascii=False))
         return status
+    for count in report.formats:
+        print(f"{count.format}: {count.read} read, {count.skipped} skipped, {count.indexed} indexed")
     if not report.changed and not args.rebuild:
         print(f"Index up to date: {report.documents} documents, {report.chunks} chunks ({seconds:.1f} s).")
         return status
@@ -57,7 +62,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    hits = open_corpus(settings).search(args.query, args.k, language=args.language, mode=args.mode)
+    where = DocumentFilter.of(args.since, args.until, args.sources)
+    hits = open_corpus(settings).search(args.query, args.k, language=args.language, mode=args.mode, where=where)
     if args.json:
         rows = [{name: value for name, value in asdict(hit).items() if name != "sentences"} for hit in hits]
         print(json.dumps({"hits": rows}, ensure_ascii=False, indent=2))
@@ -65,7 +71,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if not hits:
         print("No passage found.")
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank}. [{hit.doc_id}] {hit.title}")
+        print(f"{rank}. [{hit.doc_id}] {hit.title}{_byline(hit.source, hit.date)}")
         print(f"   score={hit.score:.4f} cosine={hit.dense_score:.3f} offsets=[{hit.start}:{hit.end}]")
         print(f"   {hit.text}\n")
     return 0
@@ -74,7 +80,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.generator:
         settings = settings.model_copy(update={"generator": args.generator})
-    answer = open_service(settings).answerer.ask(args.question, language=args.language, top_k=args.k)
+    where = DocumentFilter.of(args.since, args.until, args.sources)
+    answer = open_service(settings).answerer.ask(args.question, language=args.language, top_k=args.k, where=where)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
@@ -83,11 +90,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if sources:
         print("\nClosest passages:" if answer.abstained else "\nSources:")
     for citation in sources:
-        print(f"[{citation.id}] {citation.doc_id} — {citation.title} [{citation.start}:{citation.end}]")
+        byline = _byline(citation.source, citation.date)
+        print(f"[{citation.id}] {citation.doc_id} — {citation.title}{byline} [{citation.start}:{citation.end}]")
         print(f"    {citation.snippet}")
     total = answer.timings_ms.get("total", 0.0) / 1000
     print(f"\n({answer.model}, {answer.language}, {total:.1f} s)")
     return 0
+
+
+def _byline(source: str | None, date: str | None) -> str:
+    """" (outlet · date)" with what is known, or nothing."""
+    known = " · ".join(part for part in (source, date) if part)
+    return f" ({known})" if known else ""
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,13 +139,22 @@ def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """--since, --until and --source: which documents to draw on, by their stored metadata."""
+    parser.add_argument("--since", help="only articles published on or after YYYY-MM-DD (or YYYY-MM, YYYY)")
+    parser.add_argument("--until", help="only articles published on or before YYYY-MM-DD (or YYYY-MM, YYYY)")
+    parser.add_argument(
+        "--source", dest="sources", action="append", metavar="OUTLET", help="only this outlet (repeatable)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and `--help`)."""
     parser = argparse.ArgumentParser(prog="rag", description="Question answering over news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="index files or folders (default: seeds/)")
-    index.add_argument("paths", nargs="*", type=Path, help=".txt/.md files or folders")
+    index.add_argument("paths", nargs="*", type=Path, help="article files (text, HTML, feeds, JSON Lines) or folders")
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and rebuild it")
     index.add_argument("--optimize", action="store_true",
                        help="then merge every segment into one (searches scan fewer segments)")
@@ -145,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--language", choices=LANGUAGES, help="the query's language (default: detected)")
     search.add_argument("--mode", choices=MODES, default="hybrid")
     search.add_argument("--json", action="store_true", help="print machine-readable output")
+    add_filter_arguments(search)
     search.set_defaults(handler=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with cited snippets")
@@ -153,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     ask.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    add_filter_arguments(ask)
     ask.set_defaults(handler=cmd_ask)
 
     serve = commands.add_parser("serve", help="serve the HTTP API and chat page")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import AsyncGenerator
-from pathlib import PurePath
+from dataclasses import replace
+from pathlib import Path, PurePath
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -21,14 +21,23 @@ from api.schemas import DocumentIn
 from rag.answerer import Answerer
 from rag.config import Settings
 from rag.corpus import Corpus
-from rag.documents import ACCEPTED_SUFFIXES, Document, parse_document, validate_doc_id
+from rag.documents import (
+    ACCEPTED_SUFFIXES,
+    FileContents,
+    format_of,
+    override,
+    parse_document,
+    text_doc_id,
+    validate_doc_id,
+)
 from rag.errors import InvalidInputError
+from rag.ingest.markup import looks_binary
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
 # The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
 MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
-_FORM_FIELDS = ("doc_id", "title", "date", "source")
+_FORM_FIELDS = ("doc_id", "title", "date", "source", "url", "author", "language")
 
 
 def get_settings(request: Request) -> Settings:
@@ -84,8 +93,8 @@ WriteAccess = Depends(require_write_key)
 AskAccess = Depends(require_ask_key)
 
 
-async def read_document(request: Request) -> Document:
-    """The posted document, from a JSON body or a multipart `.txt`/`.md` upload (field `file`).
+async def read_document(request: Request) -> FileContents:
+    """The posted document(s): a JSON body, or a multipart upload (field `file`) of any accepted format.
 
     The body is counted while it arrives, so an oversized one is refused (413) without being kept.
     """
@@ -101,7 +110,7 @@ async def read_document(request: Request) -> Document:
     return await _from_upload(request, body)
 
 
-DocumentUpload = Annotated[Document, Depends(read_document)]
+DocumentUpload = Annotated[FileContents, Depends(read_document)]
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -123,18 +132,19 @@ def _too_large() -> HTTPException:
     )
 
 
-def _from_json(body: bytes) -> Document:
+def _from_json(body: bytes) -> FileContents:
     try:
         payload = DocumentIn.model_validate_json(body)
     except ValidationError as error:
         raise RequestValidationError(_in_body(error)) from None
     if len(payload.text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
         raise _too_large()
-    doc_id = payload.doc_id if payload.doc_id is not None else _doc_id_for(payload.text)
-    return parse_document(payload.text, doc_id, title=payload.title, date=payload.date, source=payload.source)
+    doc_id = payload.doc_id if payload.doc_id is not None else text_doc_id(payload.text)
+    fields = payload.model_dump(exclude={"text", "doc_id"})
+    return FileContents([parse_document(payload.text, doc_id, **fields)], read=1)
 
 
-async def _from_upload(request: Request, body: bytes) -> Document:
+async def _from_upload(request: Request, body: bytes) -> FileContents:
     async def replay() -> AsyncGenerator[bytes, None]:
         yield body
 
@@ -151,35 +161,40 @@ async def _from_upload(request: Request, body: bytes) -> Document:
         await form.close()
     if len(content) > MAX_DOCUMENT_BYTES:
         raise _too_large()
-    name = PurePath(upload.filename or "")
-    if name.suffix.lower() not in ACCEPTED_SUFFIXES:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail=f"unsupported file type {name.suffix or '(none)'!r}: "
-            f"upload a UTF-8 {' or '.join(ACCEPTED_SUFFIXES)} file",
-        )
-    if b"\x00" in content:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail=f"{name.name} looks binary (it contains NUL bytes): upload UTF-8 plain text or Markdown",
-        )
+    name = PurePath(PurePath(upload.filename or "").name)
     try:
-        raw = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InvalidInputError(
-            f"{name.name} is not UTF-8 text (invalid byte at offset {error.start}); save it as UTF-8"
+        kind = format_of(name)
+    except InvalidInputError:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"unsupported file type {name.suffix or '(none)'!r}: upload one of {', '.join(ACCEPTED_SUFFIXES)}",
         ) from None
+    if looks_binary(content):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            detail=f"{name.name} looks binary (it contains NUL or control bytes): "
+            "upload text, HTML, a feed or JSON Lines",
+        )
     fields = {key: value for key in _FORM_FIELDS if isinstance(value := form.get(key), str) and value.strip()}
-    try:
-        doc_id = validate_doc_id(fields.pop("doc_id", name.stem))
-    except InvalidInputError as error:
-        raise InvalidInputError(f"{error}; rename the file or send a `doc_id` form field") from None
-    return parse_document(raw, doc_id, **fields)
-
-
-def _doc_id_for(text: str) -> str:
-    """A stable id for a posted text that came without one: the same text gets the same id."""
-    return "doc-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    if kind.entries and fields:
+        raise InvalidInputError(
+            f"{name.name} holds several documents, each with its own metadata: send it without form fields "
+            f"({', '.join(sorted(fields))})"
+        )
+    path = Path(name)
+    if not kind.entries:  # a one-article file is read under the doc id it is given: its name or `doc_id`
+        try:
+            path = Path(validate_doc_id(fields.get("doc_id", name.stem)) + name.suffix)
+        except InvalidInputError as error:
+            raise InvalidInputError(f"{error}; rename the file or send a `doc_id` form field") from None
+    contents = kind.read(path, content)
+    if not contents.documents:
+        reasons = "; ".join(item.reason for item in contents.skipped[:3])
+        raise InvalidInputError(f"nothing could be read from {name.name}: {reasons}")
+    if fields:
+        (document,) = contents.documents
+        return replace(contents, documents=[override(document, fields)])
+    return contents
 
 
 def _in_body(error: ValidationError) -> list[dict[str, object]]:

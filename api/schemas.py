@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
+from rag.filters import DocumentFilter
 from rag.indexing import IndexReport
 from rag.language import LanguageChoice, LanguageCode
+from rag.metadata import MAX_URL_CHARS
 from rag.retrieval import Hit
 from rag.store import CorpusIndex, StoredDocument
 
@@ -23,7 +25,25 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AskRequest(_Request):
+class _Filtered(_Request):
+    """Optional filters on the documents searched, over their stored metadata."""
+
+    since: str | None = Field(
+        None, max_length=40, description="Published on or after this day: YYYY-MM-DD, YYYY-MM (its first day) or YYYY."
+    )
+    until: str | None = Field(
+        None, max_length=40, description="Published on or before this day: YYYY-MM-DD, YYYY-MM (its last day) or YYYY."
+    )
+    sources: list[Annotated[str, StringConstraints(max_length=1000)]] | None = Field(
+        None, max_length=100, description="Outlets to keep (the documents' `source`, case-insensitive)."
+    )
+
+    def document_filter(self) -> DocumentFilter:
+        """The filter these fields say; a date that is not one is an InvalidInputError (400)."""
+        return DocumentFilter.of(self.since, self.until, self.sources)
+
+
+class AskRequest(_Filtered):
     """A question for `POST /ask` and `POST /ask/stream`."""
 
     question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
@@ -31,7 +51,7 @@ class AskRequest(_Request):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="Passages retrieved before picking evidence.")
 
 
-class SearchRequest(_Request):
+class SearchRequest(_Filtered):
     """A query for `POST /search`."""
 
     query: Question = Field(description="Free text, 1-2,000 characters once trimmed.")
@@ -44,11 +64,23 @@ class DocumentIn(_Request):
     text: str = Field(description="The article, plain text or Markdown (at most 2 MB in UTF-8).")
     doc_id: str | None = Field(None, description="1-128 of letters, digits, `_-.`; default: a hash of the text.")
     title: str | None = Field(None, max_length=1000)
-    date: str | None = Field(None, max_length=100)
-    source: str | None = Field(None, max_length=1000)
+    date: str | None = Field(None, max_length=100, description="ISO 8601 publication date, e.g. 2025-11-05.")
+    source: str | None = Field(None, max_length=1000, description="The site or outlet.")
+    url: str | None = Field(None, max_length=MAX_URL_CHARS, description="Absolute http(s) URL of the article.")
+    author: str | None = Field(None, max_length=1000)
+    language: str | None = Field(None, max_length=35, description="Language tag the article declares, e.g. fr.")
 
 
-class CitationOut(BaseModel):
+class _Cited(BaseModel):
+    """The cited article's metadata, null when unknown."""
+
+    date: str | None = Field(None, description="Publication date, ISO 8601 (YYYY-MM-DD).")
+    source: str | None = Field(None, description="The site or outlet.")
+    url: str | None = Field(None, description="The article's web address.")
+    author: str | None = None
+
+
+class CitationOut(_Cited):
     """A verbatim snippet: `snippet == GET /documents/{doc_id} .text[start:end]`; `id` is its [n] marker."""
 
     id: int
@@ -106,7 +138,7 @@ class SourcesOut(BaseModel):
         return cls.model_validate(asdict(sources))
 
 
-class HitOut(BaseModel):
+class HitOut(_Cited):
     """One retrieved passage: `text == GET /documents/{doc_id} .text[start:end]`."""
 
     doc_id: str
@@ -130,8 +162,11 @@ class DocumentSummary(BaseModel):
 
     doc_id: str
     title: str
-    date: str | None
-    source: str | None
+    date: str | None = Field(description="Publication date, ISO 8601 (YYYY-MM-DD); null when unknown.")
+    source: str | None = Field(description="The site or outlet.")
+    url: str | None
+    author: str | None
+    language: str | None = Field(description="The language tag the article declares (not detected).")
     characters: int = Field(description="Length of the cleaned text, the reference for every offset.")
     chunks: int = Field(description="Passages it was split into for retrieval.")
 
@@ -143,6 +178,9 @@ class DocumentSummary(BaseModel):
             title=document.title,
             date=document.date,
             source=document.source,
+            url=document.url,
+            author=document.author,
+            language=document.language,
             characters=len(document.text),
             chunks=chunks,
         )
@@ -189,9 +227,12 @@ class IndexingOut(BaseModel):
 
 
 class DocumentWritten(BaseModel):
-    """Answer to `POST /documents`: the stored document (searchable already) and the index change."""
+    """Answer to `POST /documents`: the stored documents (searchable already) and the index change."""
 
-    document: DocumentSummary
+    document: DocumentSummary = Field(description="The first (for an article, the only) document written.")
+    documents: list[DocumentSummary] = Field(description="Every document written: a feed or an export gives many.")
+    skipped: list[str] = Field(description="Entries or lines of a feed or export that were left out, and why.")
+    notes: list[str] = Field(description="What was read but kept unknown, such as a date that is not one.")
     indexed: IndexingOut
 
 

@@ -30,6 +30,10 @@ class Citation:
     start: int
     end: int
     score: float
+    date: str | None = None  # the cited article's publication day, outlet, link and author, when known
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
 
 
 FigureCheck = Literal["supported", "unsupported", "none"]

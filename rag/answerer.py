@@ -23,6 +23,7 @@ from rag.answer_types import (
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
 from rag.evidence import closest_passages, select_evidence
+from rag.filters import DocumentFilter
 from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
@@ -66,9 +67,11 @@ class Answerer:
         """Which generator writes the answers."""
         return self.generator.name if self.generator is not None else EXTRACTIVE_MODEL
 
-    def ask(self, question: str, *, language: LanguageChoice = "auto", top_k: int = 5) -> Answer:
-        """The verified answer (or refusal) to `question`."""
-        for event in self.stream(question, language=language, top_k=top_k):
+    def ask(
+        self, question: str, *, language: LanguageChoice = "auto", top_k: int = 5, where: DocumentFilter | None = None
+    ) -> Answer:
+        """The verified answer (or refusal) to `question`, from the documents `where` allows."""
+        for event in self.stream(question, language=language, top_k=top_k, where=where):
             if isinstance(event, Final):
                 return event.answer
         raise GenerationError("the answer was cancelled")
@@ -80,16 +83,17 @@ class Answerer:
         language: LanguageChoice = "auto",
         top_k: int = 5,
         cancel: threading.Event | None = None,
+        where: DocumentFilter | None = None,
     ) -> Iterator[AnswerEvent]:
         """Yield `Sources` once retrieval is done, `Token`s while the model writes its first draft, then `Final`.
 
         Tokens are a preview: `Final` carries the verified text, which may differ. Nothing follows a
-        cancel.
+        cancel. A filter (`where`) that leaves no passage gives the `no_relevant_passage` refusal.
         """
         started = time.perf_counter()
         question = _validate(question, language, top_k)
         language_code = answer_language(question, language)
-        hits = self.corpus.search(question, top_k, language=language_code)
+        hits = self.corpus.search(question, top_k, language=language_code, where=where)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES)
         compose = _Composer(question, language_code, closest_passages(hits, RELATED_PASSAGES), started, _ms(started))
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
@@ -200,7 +204,10 @@ class _Composer:
 
 
 def _citation(number: int, item: Evidence) -> Citation:
-    return Citation(number, item.doc_id, item.title, item.text, item.start, item.end, round(item.score, 4))
+    return Citation(
+        number, item.doc_id, item.title, item.text, item.start, item.end, round(item.score, 4),
+        item.date, item.source, item.url, item.author,
+    )
 
 
 def _validate(question: str, language: str, top_k: int) -> str:

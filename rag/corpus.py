@@ -13,6 +13,7 @@ import numpy as np
 
 from rag.documents import Document, read_documents
 from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError, InvalidInputError, RagError
+from rag.filters import DocumentFilter
 from rag.indexing import Indexer, IndexReport
 from rag.language import LanguageCode
 from rag.retrieval import Hit, Mode, retrieve
@@ -87,12 +88,21 @@ class Corpus:
         return self._indexer.embedder.model_id
 
     def search(
-        self, query: str, k: int = 5, *, language: LanguageCode | None = None, mode: Mode = "hybrid"
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        language: LanguageCode | None = None,
+        mode: Mode = "hybrid",
+        where: DocumentFilter | None = None,
     ) -> list[Hit]:
-        """The k best chunks for `query` in the live snapshot, each with its scored sentences."""
+        """The k best chunks for `query` in the live snapshot (of the documents `where` allows), each
+        with its scored sentences."""
         # One snapshot for the whole query, even if a writer swaps in a new one meanwhile.
         snapshot = self.snapshot
-        return retrieve(snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode)
+        return retrieve(
+            snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode, where=where
+        )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Query vectors as `search` makes them, for benchmarks that embed many questions in batches."""
@@ -109,8 +119,10 @@ class Corpus:
     def sync_paths(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexReport:
         """Make the file documents exactly those under `paths` (added, changed, removed).
 
-        A file that fails to load is skipped and listed in the report, and the version of it indexed
-        before (if any) stays; when no file loads, nothing changes.
+        A file (or a feed entry, an export line) that fails to load is skipped and listed in the
+        report, and what it gave before stays indexed; when that cannot be known (a feed that does
+        not parse, a line that is not JSON), no file document is removed this time. When no file
+        loads, nothing changes.
         """
         batch = read_documents(paths)
         if not batch.documents:
@@ -119,17 +131,18 @@ class Corpus:
 
         def change(previous: CorpusIndex) -> tuple[CorpusIndex, IndexReport]:
             loaded = {document.doc_id for document in batch.documents}
+            unknown = any(item.doc_ids is None for item in batch.skipped)  # keep every file document then
+            held = {doc_id for item in batch.skipped for doc_id in item.doc_ids or ()}
             kept = [
                 stored.document
-                for item in batch.skipped
-                if (stored := previous.documents.get(item.path.stem)) is not None
-                and stored.origin == FILE_ORIGIN
-                and stored.document.doc_id not in loaded
+                for doc_id, stored in previous.documents.items()
+                if stored.origin == FILE_ORIGIN and doc_id not in loaded and (unknown or doc_id in held)
             ]
             documents = [*batch.documents, *kept]
             return self._indexer.sync(previous, documents, FILE_ORIGIN, show_progress=show_progress)
 
-        return replace(self._write(change), skipped=tuple(batch.skipped))
+        report = self._write(change)
+        return replace(report, skipped=tuple(batch.skipped), notes=tuple(batch.notes), formats=batch.formats)
 
     def upsert(self, documents: Sequence[Document]) -> IndexReport:
         """Add or replace documents posted over HTTP."""

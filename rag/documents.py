@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePath
 
 from rag.errors import InvalidInputError
+from rag.metadata import field_text, iso_date, language_tag, web_url
 from rag.sentences import split_sentences
 
-ACCEPTED_SUFFIXES = (".txt", ".md")
 TITLE_MAX_CHARS = 100
 _HEADLINE_MAX_CHARS = 150
 _SHARE_LINE_MAX_CHARS = 80
@@ -44,8 +47,19 @@ class Document:
     doc_id: str
     title: str
     text: str
-    date: str | None = None
-    source: str | None = None
+    date: str | None = None  # ISO 8601 publication day, YYYY-MM-DD
+    source: str | None = None  # the site or outlet
+    url: str | None = None  # absolute http(s) URL of the article
+    author: str | None = None
+    language: str | None = None  # BCP 47 tag the publisher declared (`fr`, `en-GB`)
+
+
+METADATA_FIELDS = ("title", "date", "source", "url", "author", "language")
+_STRICT: dict[str, tuple[Callable[[str | None], str | None], str]] = {
+    "date": (iso_date, "an ISO 8601 date such as 2025-11-05"),
+    "url": (web_url, "an absolute http(s) URL"),
+    "language": (language_tag, "a language tag such as fr or en-GB"),
+}
 
 
 def validate_doc_id(doc_id: str) -> str:
@@ -55,12 +69,48 @@ def validate_doc_id(doc_id: str) -> str:
     return doc_id
 
 
+def text_doc_id(text: str) -> str:
+    """A stable id for a text that came without one: the same text gets the same id."""
+    return "doc-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def entry_doc_id(key: str) -> str:
+    """A stable id for a feed entry or an exported record, from its link (or its feed id): the same
+    article seen again, in the same feed, another feed or an export, gets the same id."""
+    return "entry-" + hashlib.sha256(key.strip().encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that did not load; `reason` is the whole message, naming the file like every error here."""
+    """A file, or one entry or line of a file, that did not load; `reason` is the whole message, naming it.
+
+    `doc_ids` are the documents it may have given before, kept as indexed; None when they cannot be
+    known (a feed that does not parse, a line that is not JSON): then no file document is dropped.
+    """
 
     path: Path
     reason: str
+    doc_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class FileContents:
+    """What one file gave: its documents, the entries left out, and notes on what stayed unknown."""
+
+    documents: list[Document]
+    read: int  # entries read, duplicates included
+    skipped: list[SkippedFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FormatCount:
+    """Per format, for `rag index` to print: entries read, left out, and documents indexed."""
+
+    format: str
+    read: int
+    skipped: int
+    indexed: int
 
 
 @dataclass(frozen=True)
@@ -69,28 +119,94 @@ class DocumentBatch:
 
     documents: list[Document]
     skipped: list[SkippedFile]
+    notes: list[str] = field(default_factory=list)
+    formats: tuple[FormatCount, ...] = ()
+
+
+@dataclass(frozen=True)
+class Format:
+    """A kind of file and its reader, imported on first use (HTML and feed parsing load lxml)."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    entries: bool  # a file holds many documents, and an entry seen again updates the one read before
+    reader: str  # "module:function", called as function(path, data) -> FileContents
+
+    def read(self, path: Path, data: bytes) -> FileContents:
+        """Read one file of this format from its bytes (`path` names it in messages)."""
+        module, function = self.reader.split(":")
+        read: Callable[[Path, bytes], FileContents] = getattr(importlib.import_module(module), function)
+        return read(path, data)
+
+
+FORMATS = (
+    Format("text", (".txt", ".md"), False, "rag.documents:read_text"),
+    Format("html", (".html", ".htm"), False, "rag.ingest.html:read_html"),
+    Format("feed", (".xml", ".rss", ".atom"), True, "rag.ingest.feeds:read_feed"),
+    Format("jsonl", (".jsonl",), True, "rag.ingest.jsonl:read_jsonl"),
+)
+ACCEPTED_SUFFIXES = tuple(suffix for kind in FORMATS for suffix in kind.suffixes)
+
+
+def format_of(path: Path | PurePath) -> Format:
+    """The format a file name's suffix says, or InvalidInputError naming the accepted ones."""
+    suffix = path.suffix.lower()
+    for kind in FORMATS:
+        if suffix in kind.suffixes:
+            return kind
+    raise InvalidInputError(
+        f"{path}: unsupported file type {path.suffix or '(none)'!r}; accepted types are {', '.join(ACCEPTED_SUFFIXES)}"
+    )
+
+
+def read_file(path: Path | PurePath, data: bytes) -> FileContents:
+    """One file's documents from its bytes, read by the format its suffix names (uploads use this too)."""
+    return format_of(path).read(Path(path), data)
 
 
 def read_documents(paths: Sequence[Path]) -> DocumentBatch:
-    """Load files and folders, skipping each file that fails or repeats an earlier doc id.
+    """Load files and folders; a file that fails, or a document id two files give, is skipped and reported.
 
-    A missing path or a folder with no `.txt`/`.md` file is a usage mistake and fails the call.
+    Files are read in name order; an entry of a feed or export seen again (same id) replaces the one
+    read before, so a later saved copy of a feed updates it. A missing path or a folder without any
+    accepted file is a usage mistake and fails the call.
     """
-    documents: dict[str, tuple[Path, Document]] = {}
+    documents: dict[str, tuple[Path, Format, Document]] = {}
     skipped: list[SkippedFile] = []
+    notes: list[str] = []
+    read: Counter[str] = Counter()
+    left_out: Counter[str] = Counter()
     for file in _files(paths):
         try:
-            document = load_document(file)
+            kind = format_of(file)
         except InvalidInputError as error:
-            skipped.append(SkippedFile(file, str(error)))
+            skipped.append(SkippedFile(file, str(error), ()))
             continue
-        if document.doc_id in documents:
-            first = documents[document.doc_id][0]
-            reason = f"{file} and {first} both give document id {document.doc_id!r}; rename one of them"
-            skipped.append(SkippedFile(file, reason))
-        else:
-            documents[document.doc_id] = (file, document)
-    return DocumentBatch([document for _, document in documents.values()], skipped)
+        try:
+            contents = kind.read(file, _read_bytes(file))
+        except InvalidInputError as error:
+            skipped.append(SkippedFile(file, str(error), None if kind.entries else (file.stem,)))
+            left_out[kind.name] += 1
+            continue
+        read[kind.name] += contents.read
+        left_out[kind.name] += len(contents.skipped)
+        skipped.extend(contents.skipped)
+        notes.extend(contents.notes)
+        for document in contents.documents:
+            seen = documents.get(document.doc_id)
+            if seen is not None and not (seen[1].entries and kind.entries):
+                reason = f"{file} and {seen[0]} both give document id {document.doc_id!r}; rename one of them"
+                skipped.append(SkippedFile(file, reason, ()))
+                left_out[kind.name] += 1
+            else:
+                documents[document.doc_id] = (file, kind, document)
+    indexed = Counter(kind.name for _, kind, _ in documents.values())
+    formats = tuple(
+        FormatCount(kind.name, read[kind.name], left_out[kind.name], indexed[kind.name])
+        for kind in FORMATS
+        if read[kind.name] or left_out[kind.name]
+    )
+    return DocumentBatch([document for _, _, document in documents.values()], skipped, notes, formats)
 
 
 def load_documents(paths: Sequence[Path]) -> list[Document]:
@@ -102,7 +218,7 @@ def load_documents(paths: Sequence[Path]) -> list[Document]:
 
 
 def _files(paths: Sequence[Path]) -> list[Path]:
-    """The files named, and each folder's `.txt`/`.md` files sorted by name (hidden ones left out)."""
+    """The files named, and each folder's accepted files sorted by name (hidden ones left out)."""
     files: list[Path] = []
     for path in paths:
         _require_exists(path)
@@ -113,7 +229,7 @@ def _files(paths: Sequence[Path]) -> list[Path]:
                 if child.is_file() and child.suffix.lower() in ACCEPTED_SUFFIXES and not child.name.startswith(".")
             )
             if not found:
-                raise InvalidInputError(f"{path}: no {' or '.join(ACCEPTED_SUFFIXES)} files in this folder")
+                raise InvalidInputError(f"{path}: no {', '.join(ACCEPTED_SUFFIXES)} files in this folder")
             files.extend(found)
         else:
             files.append(path)
@@ -125,30 +241,85 @@ def _require_exists(path: Path) -> None:
         raise InvalidInputError(f"{path}: no such file or folder")
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InvalidInputError(f"{path}: cannot be read ({error.strerror})") from error
+
+
 def load_document(path: Path) -> Document:
     """Read one UTF-8 `.txt`/`.md` article; its doc id is the file name without the suffix."""
     _require_exists(path)
-    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
-        raise InvalidInputError(
-            f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
-            f"accepted types are {', '.join(ACCEPTED_SUFFIXES)}"
-        )
+    if format_of(path).name != "text":
+        raise InvalidInputError(f"{path}: not a .txt or .md file")
+    (document,) = read_text(path, _read_bytes(path)).documents
+    return document
+
+
+def read_text(path: Path, data: bytes) -> FileContents:
+    """A UTF-8 `.txt`/`.md` article; its doc id is the file name without the suffix."""
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
+        raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InvalidInputError(
             f"{path}: not UTF-8 text (invalid byte at offset {error.start}); save it as UTF-8"
         ) from error
-    except OSError as error:
-        raise InvalidInputError(f"{path}: cannot be read ({error.strerror})") from error
+    doc_id = file_doc_id(path)
     try:
-        doc_id = validate_doc_id(path.stem)
-    except InvalidInputError as error:
-        raise InvalidInputError(f"{path}: {error}; rename the file") from error
-    try:
-        return parse_document(raw, doc_id)
+        return FileContents([parse_document(raw, doc_id)], read=1)
     except InvalidInputError as error:
         raise InvalidInputError(f"{path}: {error}") from error
+
+
+def file_doc_id(path: Path) -> str:
+    """The doc id of a one-article file: its name without the suffix, or an error saying to rename it."""
+    try:
+        return validate_doc_id(path.stem)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{path}: {error}; rename the file") from error
+
+
+def override(document: Document, fields: Mapping[str, str]) -> Document:
+    """`document` with the metadata (and doc id) given explicitly in place of what was read."""
+    doc_id = validate_doc_id(fields.get("doc_id", document.doc_id))
+    given = {name: value for name, value in checked_metadata(fields).items() if value is not None}
+    return replace(document, doc_id=doc_id, **given)
+
+
+def lenient_metadata(fields: Mapping[str, str | None], label: str, notes: list[str]) -> dict[str, str | None]:
+    """The metadata among `fields` as file readers keep it: a date, URL or language that is not one
+    stays unknown, and a note naming `label` says so (nothing is guessed)."""
+    kept: dict[str, str | None] = {}
+    for name in METADATA_FIELDS:
+        value = field_text(fields.get(name))
+        if value is not None and name in _STRICT:
+            normalise, expected = _STRICT[name]
+            if normalise(value) is None:
+                notes.append(f"{label}: {name} {_shown(value)} is not {expected}; kept unknown")
+            value = normalise(value)
+        kept[name] = value
+    return kept
+
+
+def checked_metadata(fields: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The metadata among `fields`, normalised (None when absent or blank); a date, URL or language
+    that is given but is not one is an InvalidInputError: an explicit value is never dropped quietly."""
+    checked: dict[str, str | None] = {}
+    for name in METADATA_FIELDS:
+        value = field_text(fields.get(name))
+        if value is not None and name in _STRICT:
+            normalise, expected = _STRICT[name]
+            if (value := normalise(value)) is None:
+                raise InvalidInputError(f"{name} {_shown(fields[name])} is not {expected}")
+        checked[name] = value
+    return checked
+
+
+def _shown(value: str | None) -> str:
+    """A value quoted for a message, cut when long (never echo a huge field back)."""
+    text = str(value)
+    return repr(text if len(text) <= 60 else f"{text[:57]}...")
 
 
 def parse_document(
@@ -158,8 +329,14 @@ def parse_document(
     title: str | None = None,
     date: str | None = None,
     source: str | None = None,
+    url: str | None = None,
+    author: str | None = None,
+    language: str | None = None,
 ) -> Document:
-    """Clean scraped article text into a `Document`; explicit title/date/source win over detection.
+    """Clean scraped article text into a `Document`; explicit metadata wins over detection.
+
+    An explicit date, URL or language that is not one (see `rag.metadata`) is an error: callers
+    reading files leniently normalise them first and pass None for what they could not read.
 
     One line is one paragraph (a lower-case line right below one continues it: hard wrapping);
     paragraphs are joined with exactly "\\n\\n". Share-bar lines at either end are dropped, and a
@@ -167,6 +344,9 @@ def parse_document(
     line move out of the text into their fields. Wording (apostrophes included) is kept as is.
     """
     validate_doc_id(doc_id)
+    given = checked_metadata(
+        {"title": title, "date": date, "source": source, "url": url, "author": author, "language": language}
+    )
     paragraphs = _paragraphs(raw)
     while paragraphs and _is_share_line(paragraphs[0]):
         paragraphs.pop(0)
@@ -174,7 +354,7 @@ def parse_document(
         paragraphs.pop()
     detected_date = detected_source = detected_title = None
     if paragraphs and (match := _DATE_PREFIX.match(paragraphs[0])):
-        detected_date = match.group(1)
+        detected_date = iso_date(match.group(1))
         paragraphs[0] = paragraphs[0][match.end() :].lstrip()
         if not paragraphs[0]:
             paragraphs.pop(0)
@@ -184,17 +364,20 @@ def parse_document(
     if paragraphs and (match := _MARKDOWN_HEADING.fullmatch(paragraphs[0])):
         detected_title = match.group(1)
         paragraphs.pop(0)
-    elif len(paragraphs) > 1 and _is_headline(paragraphs[0]):
+    elif len(paragraphs) > 1 and _is_headline(paragraphs[0], given["title"]):
         detected_title = paragraphs.pop(0)
     text = "\n\n".join(paragraphs)
     if not text:
         raise InvalidInputError(f"document {doc_id!r} has no text left after cleaning")
     return Document(
         doc_id=doc_id,
-        title=_explicit(title) or detected_title or _title_from(text),
+        title=given["title"] or detected_title or _title_from(text),
         text=text,
-        date=_explicit(date) or detected_date,
-        source=_explicit(source) or detected_source,
+        date=given["date"] or detected_date,
+        source=given["source"] or detected_source,
+        url=given["url"],
+        author=given["author"],
+        language=given["language"],
     )
 
 
@@ -221,14 +404,12 @@ def _is_share_line(line: str) -> bool:
     return len(line) <= _SHARE_LINE_MAX_CHARS and bool(_SHARE_KEYWORD.search(line) and _SHARE_LINE.fullmatch(line))
 
 
-def _is_headline(line: str) -> bool:
-    """A short first line without sentence-final punctuation (closing quotes aside)."""
+def _is_headline(line: str, title: str | None) -> bool:
+    """The given title repeated; with none given, a short line without sentence-final punctuation
+    (closing quotes aside). With a title given, a short first line is a subheading: it stays."""
+    if title is not None:
+        return line == title
     return len(line) <= _HEADLINE_MAX_CHARS and line.rstrip(_CLOSERS)[-1:] not in ("", *_SENTENCE_END)
-
-
-def _explicit(value: str | None) -> str | None:
-    cleaned = " ".join(unicodedata.normalize("NFC", value).split()) if value is not None else ""
-    return cleaned or None
 
 
 def _title_from(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.chunking import Chunker
-from rag.documents import Document, SkippedFile
+from rag.documents import Document, FormatCount, SkippedFile
 from rag.language import detect_language
 from rag.segment import IndexedChunk, IndexedSentence, Segment, StoredDocument, fingerprint
 from rag.sentences import split_sentences
@@ -53,6 +53,8 @@ class IndexReport:
     seconds: float
     skipped: tuple[SkippedFile, ...] = ()  # files that did not load, reported and left out
     merged: int = 0  # segments merged into one
+    notes: tuple[str, ...] = ()  # what was read but left unknown (a date that is not one)
+    formats: tuple[FormatCount, ...] = ()  # per format: read, skipped, indexed
 
     @property
     def changed(self) -> bool:
@@ -105,7 +107,8 @@ class Indexer:
         return index, self._report(index, 0, (), (), (), started, merged=len(views))
 
     def _stored(self, document: Document, origin: str) -> StoredDocument:
-        digest = fingerprint(document.title, document.text, document.date or "", document.source or "")
+        metadata = (document.date, document.source, document.url, document.author, document.language)
+        digest = fingerprint(document.title, document.text, *(value or "" for value in metadata))
         return StoredDocument(document, origin, digest)
 
     def _apply(

@@ -14,6 +14,7 @@ import numpy as np
 
 from rag.dense import search_dense
 from rag.errors import InvalidInputError
+from rag.filters import DocumentFilter
 from rag.language import LanguageCode, detect_language
 from rag.lexical import bm25_scores
 from rag.segment import Segment
@@ -56,6 +57,10 @@ class Evidence:
     start: int
     end: int
     score: float
+    date: str | None = None  # the document's metadata, for citing it
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class Hit:
     dense_score: float
     lexical_score: float | None
     sentences: tuple[Evidence, ...]
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
 
 
 def retrieve(
@@ -85,11 +94,13 @@ def retrieve(
     *,
     language: LanguageCode | None = None,
     mode: Mode = "hybrid",
+    where: DocumentFilter | None = None,
 ) -> list[Hit]:
     """The k best chunks of `index` for `query`; modes other than hybrid are for benchmarks.
 
     `embed` turns the query into its vector, called only once the query is valid and the index not
-    empty (benchmarks that embed questions in batches pass the vector they already have).
+    empty (benchmarks that embed questions in batches pass the vector they already have). With
+    `where`, only chunks of the documents it allows are ranked (none allowed: no hit).
     """
     query = query.strip()
     if not query:
@@ -98,7 +109,8 @@ def retrieve(
         raise InvalidInputError(f"k must be at least 1, got {k}")
     if mode not in MODES:
         raise InvalidInputError(f"unknown retrieval mode {mode!r}: use hybrid, dense or lexical")
-    if index.chunk_count == 0:
+    masks = searchable_rows(index, where)
+    if not any(mask.any() for mask in masks):
         return []
     language = language or detect_language(query)
     vector = embed(query)
@@ -106,10 +118,10 @@ def retrieve(
     sentence_scores = [view.segment.sentence_embeddings @ vector for view in index.segments]  # every sentence, once
     rankings: list[tuple[float, dict[int, float]]] = []
     if mode != "lexical":
-        rankings.append((DENSE_WEIGHT, _min_max(_dense(index, vector, pool))))
+        rankings.append((DENSE_WEIGHT, _min_max(_dense(index, masks, vector, pool))))
     if mode == "hybrid":
-        rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, sentence_scores, pool))))
-    lexical = _lexical(index, query, language, pool) if mode != "dense" else {}
+        rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, masks, sentence_scores, pool))))
+    lexical = _lexical(index, masks, query, language, pool) if mode != "dense" else {}
     if lexical:
         top = max(lexical.values())
         factor = {row: 1.0 if index.chunk(row).language == language else CROSS_LANGUAGE_LEXICAL_FACTOR
@@ -135,12 +147,13 @@ def _hit(
     segment = index.segments[position].segment
     scores = sentence_scores[position]
     chunk = segment.chunks[local].chunk
-    title = segment.documents[chunk.doc_id].document.title
+    document = segment.documents[chunk.doc_id].document
     cosine = float(segment.embeddings[local] @ query)
     members = sorted(segment.chunk_sentences.members(local), key=lambda member: -scores[member])
     sentences = tuple(_evidence(segment, member, float(scores[member])) for member in members)
     return Hit(
-        chunk.chunk_id, chunk.doc_id, title, chunk.text, chunk.start, chunk.end, score, cosine, lexical, sentences
+        chunk.chunk_id, chunk.doc_id, document.title, chunk.text, chunk.start, chunk.end, score, cosine, lexical,
+        sentences, document.date, document.source, document.url, document.author,
     )
 
 
@@ -158,42 +171,59 @@ def _evidence(segment: Segment, row: int, score: float) -> Evidence:
     ):
         end = segment.sentences[following].end
         following += 1
-    return Evidence(sentence.doc_id, document.title, document.text[sentence.start : end], sentence.start, end, score)
+    return Evidence(
+        sentence.doc_id, document.title, document.text[sentence.start : end], sentence.start, end, score,
+        document.date, document.source, document.url, document.author,
+    )
 
 
-def _dense(index: CorpusIndex, vector: np.ndarray, pool: int) -> dict[int, float]:
-    """The `pool` chunks of highest cosine over every segment (FAISS per segment, tombstones skipped)."""
+def searchable_rows(index: CorpusIndex, where: DocumentFilter | None) -> list[np.ndarray]:
+    """Per segment, a boolean per chunk row: live, and of a document `where` allows (when given)."""
+    if where is None or not where.active:
+        return [view.live for view in index.segments]
+    allowed = {doc_id for doc_id, stored in index.documents.items() if where.allows(stored.document)}
+    return [view.live & view.segment.document_mask(allowed) for view in index.segments]
+
+
+def _dense(index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool: int) -> dict[int, float]:
+    """The `pool` chunks of highest cosine over every segment (FAISS per segment, masked rows skipped:
+    it is asked for as many more as the segment masks, so the result stays exact)."""
     found: dict[int, float] = {}
-    for view, offset in zip(index.segments, index.offsets):
-        dead = len(view.live) - view.live_chunks
-        for row, score in search_dense(view.segment.dense, vector, pool + dead):
-            if view.live[row]:
+    for view, mask, offset in zip(index.segments, masks, index.offsets):
+        hidden = len(mask) - int(mask.sum())
+        for row, score in search_dense(view.segment.dense, vector, pool + hidden):
+            if mask[row]:
                 found[int(offset) + row] = score
     return _best_of(found, pool)
 
 
-def _best_sentences(index: CorpusIndex, sentence_scores: list[np.ndarray], pool: int) -> dict[int, float]:
+def _best_sentences(
+    index: CorpusIndex, masks: list[np.ndarray], sentence_scores: list[np.ndarray], pool: int
+) -> dict[int, float]:
     """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks over every segment.
 
     Exact over all sentence vectors (one matrix product per segment): fine for tens of thousands of
     sentences; a corpus far larger would give sentences a FAISS index of their own.
     """
     found: dict[int, float] = {}
-    for view, offset, scores in zip(index.segments, index.offsets, sentence_scores):
-        best = np.where(view.live, view.segment.chunk_sentences.best_per_chunk(scores), -np.inf)
+    for view, mask, offset, scores in zip(index.segments, masks, index.offsets, sentence_scores):
+        best = np.where(mask, view.segment.chunk_sentences.best_per_chunk(scores), -np.inf)
         for row in _top_rows(best, pool):
-            if view.live[row]:
+            if mask[row]:
                 found[int(offset) + int(row)] = float(best[row])
     return _best_of(found, pool)
 
 
-def _lexical(index: CorpusIndex, query: str, language: LanguageCode, pool: int) -> dict[int, float]:
-    """The `pool` chunks of highest positive BM25 score, with statistics over the whole live corpus."""
+def _lexical(
+    index: CorpusIndex, masks: list[np.ndarray], query: str, language: LanguageCode, pool: int
+) -> dict[int, float]:
+    """The `pool` chunks of highest positive BM25 score among the masked-in rows; corpus statistics
+    cover every live chunk, so a filter narrows the candidates without changing their scores."""
     parts = [(view.segment.postings, view.live) for view in index.segments]
     found: dict[int, float] = {}
-    for offset, scores in zip(index.offsets, bm25_scores(parts, query, language)):
-        for row in _top_rows(scores, pool):
-            if scores[row] > 0:
+    for offset, mask, scores in zip(index.offsets, masks, bm25_scores(parts, query, language)):
+        for row in _top_rows(np.where(mask, scores, 0.0), pool):
+            if mask[row] and scores[row] > 0:
                 found[int(offset) + int(row)] = float(scores[row])
     return _best_of(found, pool)
 

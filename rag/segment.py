@@ -134,11 +134,10 @@ class Segment:
         return {doc_id: (chunk_rows.get(doc_id, slice(0, 0)), sentence_rows.get(doc_id, slice(0, 0)))
                 for doc_id in self.documents}
 
-    def live_mask(self, deleted: Iterable[str]) -> np.ndarray:
-        """True for the chunks whose document is not in `deleted`."""
+    def document_mask(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """True for the chunks of the documents in `doc_ids`."""
         ordinal = {doc_id: number for number, doc_id in enumerate(self.documents)}
-        dead = [ordinal[doc_id] for doc_id in deleted if doc_id in ordinal]
-        return ~np.isin(self.chunk_documents, dead)
+        return np.isin(self.chunk_documents, [ordinal[doc_id] for doc_id in doc_ids if doc_id in ordinal])
 
 
 def _row_ranges(doc_ids: Iterable[str]) -> dict[str, slice]:

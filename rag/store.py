@@ -28,7 +28,8 @@ import numpy as np
 from rag.errors import IndexIncompatibleError, IndexMissingError
 from rag.segment import REBUILD, IndexedChunk, Segment, StoredDocument, read_segment, write_segment
 
-# 3: segments with tombstones instead of one whole-corpus generation; checksummed files
+# 3: segments with tombstones instead of one whole-corpus generation, checksummed files; documents
+# keep url, author and language
 FORMAT_VERSION = 3
 
 
@@ -57,7 +58,7 @@ class SegmentView:
     live: np.ndarray = field(init=False)  # bool per chunk row
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "live", self.segment.live_mask(self.deleted))
+        object.__setattr__(self, "live", ~self.segment.document_mask(self.deleted))
 
     @cached_property
     def live_chunks(self) -> int:

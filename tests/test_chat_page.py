@@ -36,6 +36,17 @@ PHONE = {"width": 360, "height": 780}
 SETTLED = "body:is([data-state=answered],[data-state=refused],[data-state=failed]) #ask-button:enabled"
 FRENCH = "Combien Amazon prévoit-il d'investir en 2025 ?"
 REFUSED = "Quel est le nom du chat de ma voisine ?"
+CABLE_CAR = {
+    "doc_id": "cable-car-page",
+    "title": "Un téléphérique à Vaulx-Sainte-Ombeline",
+    "date": "2026-02-14",
+    "source": "Le Courrier des Ormeaux",
+    "url": "https://courrier-des-ormeaux.example/2026/02/14/telepherique",
+    "author": "Louise Martin",
+    "text": "Le conseil municipal de Vaulx-Sainte-Ombeline a inauguré samedi un téléphérique urbain de 2 340 "
+    "mètres. Le téléphérique de Vaulx-Sainte-Ombeline a coûté 47 millions d'euros, financés pour moitié par la "
+    "région.",
+}
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +122,7 @@ def check_cards(page, site: str) -> list:
 def check_context_panel(page, card) -> None:
     """Opening a card shows the article with the snippet marked and in view; Escape closes it."""
     snippet = card.locator(".snippet").text_content()
-    card.click()
+    card.locator(".card-open").click()
     dialog = page.locator("#context")
     mark = page.locator("#context-mark")
     mark.wait_for(state="visible")
@@ -125,7 +136,7 @@ def check_context_panel(page, card) -> None:
 def close_context(page, card) -> None:
     page.keyboard.press("Escape")
     page.locator("#context").wait_for(state="hidden")
-    assert card.evaluate("node => node === document.activeElement"), "focus returns to the card"
+    assert card.locator(".card-open").evaluate("node => node === document.activeElement"), "focus returns to the card"
 
 
 def test_french_question_gets_a_cited_french_answer_and_its_context(open_page, site: str) -> None:
@@ -193,7 +204,7 @@ def test_english_question_keyboard_only_at_phone_width(open_page, site: str) -> 
     expect(page.locator("#sources .date").first).not_to_have_text("")
     shoot(page, "phone-answer")
 
-    cards[0].focus()
+    cards[0].locator(".card-open").focus()
     page.keyboard.press("Enter")
     page.locator("#context-mark").wait_for(state="visible")
     page.screenshot(path=str(ARTIFACTS / "chat-phone-context.png"))
@@ -239,3 +250,27 @@ def test_api_errors_show_a_message_and_the_page_stays_usable(open_page) -> None:
     ask(page, FRENCH)  # still works after errors
     assert page.locator("body").get_attribute("data-state") == "answered"
     assert error.is_hidden()
+
+
+def test_cards_show_outlet_and_date_and_link_the_title_to_the_article(open_page, site: str) -> None:
+    with httpx.Client(base_url=site, timeout=60) as http:
+        assert http.post("/documents", json=CABLE_CAR).status_code == 201
+    try:
+        page = open_page(DESKTOP)
+        ask(page, "Combien a coûté le téléphérique de Vaulx-Sainte-Ombeline ?")
+        card = page.locator(f"#sources .card[data-doc-id='{CABLE_CAR['doc_id']}']").first
+        expect(card.locator(".date")).to_have_text("Le Courrier des Ormeaux · 14 février 2026")
+        link = card.locator("a.card-title")
+        assert link.get_attribute("href") == CABLE_CAR["url"] and link.text_content() == CABLE_CAR["title"]
+        assert link.get_attribute("target") == "_blank" and "noopener" in (link.get_attribute("rel") or "")
+        undated = page.locator("#sources .card:not([data-doc-id='cable-car-page'])")
+        for other in undated.all():  # the seeds have no web address: their titles are plain text
+            assert other.locator("a.card-title").count() == 0
+        check_context_panel(page, card)
+        assert page.locator("#context-meta").text_content() == (
+            "Le Courrier des Ormeaux · 14 février 2026 · Louise Martin"
+        )
+        close_context(page, card)
+    finally:
+        with httpx.Client(base_url=site, timeout=60) as http:
+            http.delete(f"/documents/{CABLE_CAR['doc_id']}")

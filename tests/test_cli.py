@@ -30,6 +30,7 @@ def indexed(tmp_path_factory) -> tuple[Path, Path]:
     result = rag("index", str(articles), index_dir=root / "index")
     assert result.returncode == 0, result.stderr
     assert "Indexed 5 documents (5 added)" in result.stdout
+    assert "text: 5 read, 0 skipped, 5 indexed" in result.stdout
     return articles, root / "index"
 
 
@@ -87,3 +88,35 @@ def test_an_indexed_file_that_turns_bad_keeps_its_indexed_version(indexed, tmp_p
     assert report["documents"] == 5 and report["removed"] == [] and report["updated"] == []
     search = rag("search", "How much is OpenAI paying AWS?", "-k", "1", "--json", index_dir=index_copy)
     assert json.loads(search.stdout)["hits"][0]["doc_id"] == OPENAI
+
+
+def test_pages_and_feeds_are_indexed_with_counts_per_format(indexed, tmp_path):
+    _, index_dir = indexed
+    index_copy = tmp_path / "index"
+    shutil.copytree(index_dir, index_copy, symlinks=True)
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    result = rag("index", str(fixtures / "news"), str(fixtures / "exports"), index_dir=index_copy)
+    assert result.returncode == 3, result.stderr
+    lines = result.stdout.splitlines()
+    assert "html: 4 read, 1 skipped, 4 indexed" in lines and "feed: 3 read, 1 skipped, 1 indexed" in lines
+    assert "jsonl: 5 read, 2 skipped, 3 indexed" in lines
+    assert "rubrique-cloud.html: no article found" in result.stderr and "line 3: not JSON" in result.stderr
+    assert "rag: note:" in result.stderr and "le 3 novembre" in result.stderr and "Traceback" not in result.stderr
+    search = rag("search", "Trainium NVIDIA puces", "-k", "1", "--json", index_dir=index_copy)
+    hit = json.loads(search.stdout)["hits"][0]
+    assert (hit["source"], hit["date"]) == ("Le Fil Tech", "2025-11-04")
+
+
+def test_search_and_ask_take_date_and_outlet_filters(indexed):
+    _, index_dir = indexed
+    search = rag("search", "Amazon cloud", "--source", "techcrunch", "--json", index_dir=index_dir)
+    assert search.returncode == 0 and {hit["doc_id"] for hit in json.loads(search.stdout)["hits"]} == {
+        "000_127e0ac6955dbf7b"
+    }
+    ask = rag("ask", "How much is OpenAI paying AWS?", "--until", "2024", "--generator", "extractive", "--json",
+              index_dir=index_dir)
+    assert ask.returncode == 0 and json.loads(ask.stdout)["abstain_reason"] == "no_relevant_passage"
+    plain = rag("search", "Amazon cloud", "-k", "1", "--source", "Techcrunch", index_dir=index_dir)
+    assert "[000_127e0ac6955dbf7b]" in plain.stdout and "(Techcrunch)" in plain.stdout
+    bad = rag("search", "cloud", "--since", "hier", index_dir=index_dir)
+    assert bad.returncode == 1 and "since 'hier' is not a date" in bad.stderr and "Traceback" not in bad.stderr

@@ -181,7 +181,7 @@ def test_read_documents_refuses_a_missing_path(tmp_path: Path, name: str) -> Non
 
 def test_read_documents_refuses_a_folder_without_articles(tmp_path: Path) -> None:
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
-    with pytest.raises(InvalidInputError, match="no .txt or .md files"):
+    with pytest.raises(InvalidInputError, match="no .txt, .md, .html"):
         read_documents([tmp_path])
 
 
@@ -206,7 +206,7 @@ def test_missing_path_is_refused(tmp_path: Path, name: str) -> None:
 
 
 def test_folder_without_articles_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="no .txt or .md files"):
+    with pytest.raises(InvalidInputError, match="no .txt, .md, .html"):
         load_documents([tmp_path])
 
 

@@ -19,6 +19,7 @@ from api.schemas import AnswerOut, AskRequest, SourcesOut
 from rag.answer_types import AnswerEvent, Final, Sources, Token
 from rag.answerer import Answerer
 from rag.errors import RagError
+from rag.filters import DocumentFilter
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ _CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answ
 @router.post("/ask", dependencies=[AskAccess])
 def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
     """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
-    answer = answerer.ask(body.question, language=body.language, top_k=body.top_k)
+    answer = answerer.ask(body.question, language=body.language, top_k=body.top_k, where=body.document_filter())
     metrics.record_answer(answer)
     return AnswerOut.of(answer)
 
@@ -48,7 +49,7 @@ def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerO
 @router.post("/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse, responses=_STREAM_DOC)
 async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
     """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
-    stream = _AnswerStream(answerer, body, metrics)
+    stream = _AnswerStream(answerer, body, body.document_filter(), metrics)
     # Waiting for the first event before answering lets errors raised up front (bad input, missing
     # index) keep their own HTTP status instead of arriving inside a 200 stream.
     first = await stream.first(request)
@@ -75,17 +76,22 @@ _Item = AnswerEvent | _Failed | _Ended
 class _AnswerStream:
     """Runs the blocking `Answerer.stream` on its own thread and hands its events to the event loop."""
 
-    def __init__(self, answerer: Answerer, body: AskRequest, metrics: ApiMetrics) -> None:
+    def __init__(self, answerer: Answerer, body: AskRequest, where: DocumentFilter, metrics: ApiMetrics) -> None:
         self.cancel = threading.Event()
         self.metrics = metrics
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         metrics.generating.inc()
-        threading.Thread(target=self._produce, args=(answerer, body), name="rag-answer-stream", daemon=True).start()
+        thread = threading.Thread(
+            target=self._produce, args=(answerer, body, where), name="rag-answer-stream", daemon=True
+        )
+        thread.start()
 
-    def _produce(self, answerer: Answerer, body: AskRequest) -> None:
+    def _produce(self, answerer: Answerer, body: AskRequest, where: DocumentFilter) -> None:
         try:
-            events = answerer.stream(body.question, language=body.language, top_k=body.top_k, cancel=self.cancel)
+            events = answerer.stream(
+                body.question, language=body.language, top_k=body.top_k, cancel=self.cancel, where=where
+            )
             try:
                 for event in events:
                     if self.cancel.is_set():

@@ -17,6 +17,7 @@ from api.schemas import (
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
+_FILE_HELP = "an article (.txt, .md, .html, .htm), a feed (.xml, .rss, .atom) or an export (.jsonl); 2 MB at most"
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -27,11 +28,14 @@ _UPLOAD_BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "UTF-8 .txt/.md, 2 MB at most"},
+                        "file": {"type": "string", "format": "binary", "description": _FILE_HELP},
                         "doc_id": {"type": "string", "description": "default: the file name without its suffix"},
                         "title": {"type": "string"},
                         "date": {"type": "string"},
                         "source": {"type": "string"},
+                        "url": {"type": "string"},
+                        "author": {"type": "string"},
+                        "language": {"type": "string"},
                     },
                 }
             },
@@ -54,12 +58,19 @@ def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAccess], openapi_extra=_UPLOAD_BODY)
-async def add_document(document: DocumentUpload, corpus: CorpusDep) -> DocumentWritten:
-    """Add or replace one document (JSON or a `.txt`/`.md` upload); it is searchable once this returns."""
-    report = await run_in_threadpool(corpus.upsert, [document])
+async def add_document(upload: DocumentUpload, corpus: CorpusDep) -> DocumentWritten:
+    """Add or replace documents (JSON, or an upload of any accepted format); searchable once this returns."""
+    report = await run_in_threadpool(corpus.upsert, upload.documents)
     snapshot = corpus.snapshot
+    written = [
+        DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunk_counts.get(document.doc_id, 0))
+        for document in upload.documents
+    ]
     return DocumentWritten(
-        document=DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunk_counts.get(document.doc_id, 0)),
+        document=written[0],
+        documents=written,
+        skipped=[item.reason for item in upload.skipped],
+        notes=upload.notes,
         indexed=IndexingOut.of(report),
     )
 

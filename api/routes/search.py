@@ -13,4 +13,4 @@ router = APIRouter(tags=["questions"])
 @router.post("/search", dependencies=[AskAccess])
 def search(body: SearchRequest, corpus: CorpusDep) -> SearchResponse:
     """Hybrid (dense + BM25) retrieval; each hit's text is `text[start:end]` of its document."""
-    return SearchResponse.of(corpus.search(body.query, body.k))
+    return SearchResponse.of(corpus.search(body.query, body.k, where=body.document_filter()))

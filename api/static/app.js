@@ -319,7 +319,7 @@ function answerNodes(text, cited) {
           event.preventDefault();
           const target = $(`cite-${id}`);
           target.scrollIntoView({ block: "nearest", behavior: "smooth" });
-          target.focus({ preventScroll: true });
+          target.querySelector(".card-open").focus({ preventScroll: true });
         },
       }),
     );
@@ -330,35 +330,55 @@ function answerNodes(text, cited) {
 }
 
 // kind: "cited" (numbered like the answer's markers), "reading" (sent before the answer) or "related".
+// The card shows the article's title (a link to it when it has a web address), "outlet · date", and
+// the snippet, which is a button that opens the snippet inside its article.
 function card(citation, kind, highlightFrom) {
-  const date = el("span", { class: "date" });
   const ids = { cited: "cite", reading: "reading", related: "related" };
-  const button = el(
+  const open = el(
     "button",
+    { type: "button", class: "card-open", title: t("open"), onclick: () => openContext(citation, open) },
+    [el("span", { class: "snippet" }, highlighted(citation.snippet, highlightFrom))],
+  );
+  const link = webAddress(citation.url);
+  const title = link
+    ? el("a", { class: "card-title", href: link, target: "_blank", rel: "noopener noreferrer", text: citation.title })
+    : el("span", { class: "card-title", text: citation.title });
+  const node = el(
+    "div",
     {
-      type: "button",
       class: kind === "reading" ? "card reading" : "card",
       id: `${ids[kind]}-${citation.id}`,
-      title: t("open"),
+      tabindex: "-1",
       "data-doc-id": citation.doc_id,
       "data-start": String(citation.start),
       "data-end": String(citation.end),
-      onclick: () => openContext(citation, button),
     },
     [
       el("span", { class: "card-head" }, [
         el("span", { class: "badge", text: kind === "related" ? "≈" : String(citation.id), "aria-hidden": "true" }),
-        el("span", { class: "card-title", text: citation.title }),
+        title,
       ]),
-      date,
-      el("span", { class: "snippet" }, highlighted(citation.snippet, highlightFrom)),
+      el("span", { class: "date", text: byline(citation) || t("undated") }),
+      open,
     ],
   );
-  getDocument(citation.doc_id).then(
-    (doc) => { date.textContent = formatDate(doc.date) || doc.source || t("undated"); },
-    () => { date.textContent = ""; },
-  );
-  return el("li", {}, [button]);
+  return el("li", {}, [node]);
+}
+
+// "outlet · date", each part only when known.
+function byline(item) {
+  return [item.source, formatDate(item.date)].filter(Boolean).join(" · ");
+}
+
+// Only an absolute http(s) address becomes a link: never javascript: or anything else.
+function webAddress(url) {
+  if (typeof url !== "string") return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
 }
 
 function formatDate(iso) {
@@ -439,7 +459,7 @@ async function openContext(citation, opener) {
     end = start + citation.snippet.length;
   }
   $("context-title").textContent = doc.title;
-  $("context-meta").textContent = [formatDate(doc.date), doc.source].filter(Boolean).join(" · ");
+  $("context-meta").textContent = [byline(doc), doc.author].filter(Boolean).join(" · ");
   const body = $("context-body");
   let mark = null;
   if (start >= 0) {

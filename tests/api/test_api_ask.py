@@ -165,3 +165,34 @@ def test_closing_the_stream_stops_the_generation(scripted_server) -> None:
         # The model is free again: the next question does not queue behind an abandoned answer.
         generator.enqueue("Amazon prévoit d'investir plus de 100 milliards de dollars en 2025 [1].")
         assert http.post("/ask", json={"question": FRENCH}).json()["model"] == generator.name
+
+
+def test_filters_choose_the_articles_answers_are_drawn_from(client: httpx.Client) -> None:
+    dated = client.post("/ask", json={"question": ENGLISH, "since": "2025-11", "until": "2025-11-30"}).json()
+    check_answer(dated, client)
+    assert not dated["abstained"] and {c["doc_id"] for c in dated["citations"]} == {"003_d80e80294214e752"}
+    assert {c["date"] for c in dated["citations"]} == {"2025-11-05"}
+    outlet = client.post("/ask", json={"question": FRENCH, "sources": ["techcrunch"]}).json()
+    assert {c["doc_id"] for c in outlet["citations"] + outlet["related"]} == {"000_127e0ac6955dbf7b"}
+
+
+def test_a_filter_that_leaves_nothing_is_a_refusal_not_an_error(client: httpx.Client) -> None:
+    response = client.post("/ask", json={"question": ENGLISH, "until": "2020"})
+    assert response.status_code == 200
+    body = response.json()
+    check_answer(body, client)
+    assert body["abstained"] and body["abstain_reason"] == "no_relevant_passage" and body["related"] == []
+    with client.stream("POST", "/ask/stream", json={"question": ENGLISH, "sources": ["Le Monde"]}) as stream:
+        events = read_sse(stream)
+    assert [event for event, _ in events] == ["sources", "answer", "done"]
+    assert json.loads(events[0][1])["passages"] == []
+    assert json.loads(events[1][1])["abstain_reason"] == "no_relevant_passage"
+
+
+@pytest.mark.parametrize("path", ["/ask", "/ask/stream", "/search"])
+@pytest.mark.parametrize("body", [{"since": "hier"}, {"until": "2025-02-30"}, {"since": "2026", "until": "2025"}])
+def test_an_invalid_filter_date_is_a_400(client: httpx.Client, path: str, body: dict) -> None:
+    question = {"query": ENGLISH} if path == "/search" else {"question": ENGLISH}
+    response = client.post(path, json={**question, **body})
+    assert response.status_code == 400 and ("not a date" in response.json()["detail"]
+                                            or "is after until" in response.json()["detail"])

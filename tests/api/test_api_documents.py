@@ -13,7 +13,7 @@ import pytest
 from rag.corpus import Corpus
 
 SEED_IDS = {path.stem for path in (Path(__file__).resolve().parents[2] / "seeds").glob("*.txt")}
-SUMMARY_FIELDS = {"doc_id", "title", "date", "source", "characters", "chunks"}
+SUMMARY_FIELDS = {"doc_id", "title", "date", "source", "url", "author", "language", "characters", "chunks"}
 CABLE_CAR = (
     "Le conseil municipal de Vaulx-Sainte-Ombeline a inauguré samedi un téléphérique urbain de 2 340 mètres. "
     "Le téléphérique de Vaulx-Sainte-Ombeline a coûté 47 millions d'euros, financés pour moitié par la région.\n\n"
@@ -52,7 +52,10 @@ def test_get_document_returns_its_cleaned_text(client: httpx.Client) -> None:
 
 def test_added_document_is_answerable_with_verbatim_citations(client: httpx.Client, writer: httpx.Client) -> None:
     doc_id = "cable-car-vso"
-    fields = {"doc_id": doc_id, "title": "Un téléphérique à Vaulx", "date": "2026-02-14", "source": "Test"}
+    fields = {
+        "doc_id": doc_id, "title": "Un téléphérique à Vaulx", "date": "2026-02-14T09:30:00+01:00", "source": "Test",
+        "url": "https://vaulx.example/telepherique", "author": "L. Martin", "language": "fr-FR",
+    }
     response = writer.post("/documents", json={**fields, "text": CABLE_CAR})
     assert response.status_code == 201, response.text
     written = response.json()
@@ -61,6 +64,9 @@ def test_added_document_is_answerable_with_verbatim_citations(client: httpx.Clie
         "title": "Un téléphérique à Vaulx",
         "date": "2026-02-14",
         "source": "Test",
+        "url": "https://vaulx.example/telepherique",
+        "author": "L. Martin",
+        "language": "fr-FR",
         "characters": len(CABLE_CAR),
         "chunks": written["document"]["chunks"],
     }
@@ -72,6 +78,10 @@ def test_added_document_is_answerable_with_verbatim_citations(client: httpx.Clie
         assert any("47 millions" in citation["snippet"] for citation in citations)
         for citation in citations:
             assert text[citation["start"] : citation["end"]] == citation["snippet"]
+            cited = {key: citation[key] for key in ("date", "source", "url", "author")}
+            assert cited == {"date": "2026-02-14", "source": "Test", "url": fields["url"], "author": "L. Martin"}
+        hits = client.post("/search", json={"query": CABLE_CAR_QUESTION, "k": 1}).json()["hits"]
+        assert (hits[0]["doc_id"], hits[0]["url"], hits[0]["date"]) == (doc_id, fields["url"], "2026-02-14")
     finally:
         writer.delete(f"/documents/{doc_id}")
 
@@ -158,6 +168,10 @@ def test_bad_document_bodies_are_refused_with_a_reason(writer: httpx.Client) -> 
         ({"json": {"text": "x" * (2 * 1024 * 1024 + 1)}}, 413, "2 MB"),
         ({"content": b"\x00" * (3 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 413, "2 MB"),
         ({"json": {"doc_id": "../etc/passwd", "text": "Un texte."}}, 400, "document id"),
+        ({"json": {"text": "Un texte.", "date": "hier"}}, 400, "ISO 8601 date"),
+        ({"json": {"text": "Un texte.", "date": "2025-02-30"}}, 400, "ISO 8601 date"),
+        ({"json": {"text": "Un texte.", "url": "javascript:alert(1)"}}, 400, "http(s) URL"),
+        ({"json": {"text": "Un texte.", "language": "français!"}}, 400, "language tag"),
         ({"json": {"title": "Sans texte"}}, 422, "text"),
         ({"json": {"text": 42}}, 422, "text"),
         ({"content": b"Un texte brut", "headers": {"Content-Type": "text/plain"}}, 415, "JSON"),
@@ -218,3 +232,64 @@ def test_searches_keep_working_while_a_document_is_written(client: httpx.Client,
     hits = client.post("/search", json={"query": "pingouins de Brest colonie", "k": 1}).json()["hits"]
     assert hits[0]["doc_id"] == doc_id
     writer.delete(f"/documents/{doc_id}")
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_uploaded_html_page_is_its_article_with_its_metadata(client: httpx.Client, writer: httpx.Client) -> None:
+    page = (FIXTURES / "news" / "openai-aws-contrat-38-milliards.html").read_bytes()
+    response = writer.post("/documents", files={"file": ("openai-aws.html", page, "text/html")})
+    assert response.status_code == 201, response.text
+    document = response.json()["document"]
+    assert document["doc_id"] == "openai-aws"
+    assert (document["source"], document["date"], document["author"]) == (
+        "La Gazette du Numérique", "2025-11-05", "Camille Lefèvre",
+    )
+    try:
+        text = client.get("/documents/openai-aws").json()["text"]
+        assert text.startswith("OpenAI signe un contrat de 38 milliards") and "Cybersécurité" not in text
+    finally:
+        writer.delete("/documents/openai-aws")
+
+
+def test_uploaded_feed_and_export_give_one_document_per_entry(client: httpx.Client, writer: httpx.Client) -> None:
+    feed = (FIXTURES / "feeds" / "breves-eco.atom").read_bytes()
+    response = writer.post("/documents", files={"file": ("breves.atom", feed, "application/atom+xml")})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    ids = [item["doc_id"] for item in body["documents"]]
+    assert len(ids) == 4 and body["document"] == body["documents"][0] and body["skipped"] == []
+    assert "'bientôt'" in body["notes"][0]
+    export = (FIXTURES / "exports" / "depeches.jsonl").read_bytes()
+    response = writer.post("/documents", files={"file": ("depeches.jsonl", export, "application/jsonl")})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    ids += [item["doc_id"] for item in body["documents"]]
+    assert len(body["documents"]) == 3 and "line 3: not JSON" in body["skipped"][0]
+    try:
+        hits = client.post("/search", json={"query": "Microsoft détiendra 27 % d'OpenAI", "k": 1}).json()["hits"]
+        assert hits[0]["url"] == "https://depeches-tech.example/2025/10/29/microsoft-27-openai"
+        again = writer.post("/documents", files={"file": ("breves.atom", feed, "application/atom+xml")}).json()
+        assert again["indexed"]["added"] == [] and again["indexed"]["updated"] == []  # seen again: no duplicate
+    finally:
+        for doc_id in ids:
+            writer.delete(f"/documents/{doc_id}")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "data", "status", "words"),
+    [
+        ("page.html", b"\x89PNG\r\n\x1a\n\x00\x00" * 50, {}, 415, "binary"),
+        ("rubrique.html", (FIXTURES / "news" / "rubrique-cloud.html").read_bytes(), {}, 400, "no article found"),
+        ("flux.rss", b"<html><body>502 Bad Gateway</body></html>", {}, 400, "not an RSS or Atom feed"),
+        ("breves.atom", (FIXTURES / "feeds" / "breves-eco.atom").read_bytes(), {"source": "X"}, 400, "form fields"),
+        ("vide.jsonl", b'{"title": "sans texte"}\n', {}, 400, "no \"text\""),
+    ],
+)
+def test_bad_uploads_of_each_format_are_refused_with_a_reason(
+    writer: httpx.Client, name: str, content: bytes, data: dict[str, str], status: int, words: str
+) -> None:
+    response = writer.post("/documents", files={"file": (name, content, "application/octet-stream")}, data=data)
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"]
