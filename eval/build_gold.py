@@ -1,4 +1,4 @@
-"""Build `eval/gold.jsonl` from the hand-written `eval/gold_source.jsonl`.
+"""Build `eval/gold.jsonl` from the hand-written `eval/gold_source.jsonl` (or another set over other articles).
 
 The source gives each piece of evidence as an exact quote of the cleaned article text
 (`rag.documents.load_document(path).text`); this script resolves every quote to its character
@@ -6,6 +6,7 @@ offsets, checks the items, writes the gold set and prints its counts. Run from t
 
     .venv/bin/python eval/build_gold.py           # rebuild eval/gold.jsonl
     .venv/bin/python eval/build_gold.py --check   # fail if eval/gold.jsonl is out of date
+    .venv/bin/python eval/build_gold.py --dates   # the date questions over the dated fixture articles
 
 It exits non-zero, listing every problem, if a quote is missing or occurs more than once (lengthen
 it), if an item is malformed, or if a required fact has no acceptable form in its evidence.
@@ -25,11 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "eval" / "gold_source.jsonl"
 OUTPUT = ROOT / "eval" / "gold.jsonl"
 SEEDS = ROOT / "seeds"
+# The date questions: over the seeds saved as dated pages and feeds, with briefs and an export.
+DATES_SOURCE = ROOT / "eval" / "gold_dates_source.jsonl"
+DATES_OUTPUT = ROOT / "eval" / "gold_dates.jsonl"
+DATED_ARTICLES = [ROOT / "tests" / "fixtures" / name for name in ("news", "feeds", "exports")]
 
 sys.path.insert(0, str(ROOT))
-from rag.documents import Document, load_documents  # noqa: E402
+from rag.documents import Document, read_documents  # noqa: E402
 from rag.evaluation.gold import ANSWERABLE_CATEGORIES, CATEGORIES  # noqa: E402
 from rag.language import LANGUAGES  # noqa: E402
+from rag.rendering import as_of  # noqa: E402
 from rag.textnorm import fold  # noqa: E402
 
 REQUIRED_KEYS = ("id", "language", "question", "answerable", "category", "facts", "doc_ids", "evidence")
@@ -98,7 +104,9 @@ def build_item(raw: dict[str, Any], documents: dict[str, Document]) -> dict[str,
             raise GoldError("an answerable item needs at least one fact and one piece of evidence")
         if uncited := sorted(set(doc_ids) - {entry["doc_id"] for entry in evidence}):
             raise GoldError(f"doc_ids {uncited} have no evidence; quote them or drop them")
-        supporting = fold(" ".join(texts))
+        # A date fact may come from an article's date, which an answer states as "As of <date>, …".
+        days = {day for entry in evidence if (day := documents[entry["doc_id"]].date) is not None}
+        supporting = fold(" ".join(texts + [as_of("", day, lang) for day in days for lang in LANGUAGES]))
         for forms in facts:
             if not any(fold(form) in supporting for form in forms):
                 raise GoldError(f"no form of fact {forms} appears in the evidence; add the article's wording")
@@ -165,22 +173,26 @@ def report(items: list[dict[str, Any]], documents: dict[str, Document]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Build (or with --check, verify) the gold set; 0 when all is well, 1 on any problem."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="verify eval/gold.jsonl is up to date; write nothing")
+    parser.add_argument("--check", action="store_true", help="verify the gold set is up to date; write nothing")
+    parser.add_argument("--dates", action="store_true", help="build eval/gold_dates.jsonl over the dated fixtures")
     args = parser.parse_args(argv)
-    documents = {document.doc_id: document for document in load_documents([SEEDS])}
-    items, errors = build(SOURCE, documents)
+    source, output, corpus = (DATES_SOURCE, DATES_OUTPUT, DATED_ARTICLES) if args.dates else (SOURCE, OUTPUT, [SEEDS])
+    # The fixtures hold deliberately bad files and entries too: what loads is the corpus.
+    documents = {document.doc_id: document for document in read_documents(corpus).documents}
+    items, errors = build(source, documents)
     if errors:
-        sys.stderr.write(f"{len(errors)} problem(s) in {SOURCE.relative_to(ROOT)}:\n")
+        sys.stderr.write(f"{len(errors)} problem(s) in {source.relative_to(ROOT)}:\n")
         sys.stderr.writelines(f"  {error}\n" for error in errors)
         return 1
     text = render(items)
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
-            sys.stderr.write(f"{OUTPUT.relative_to(ROOT)} is out of date: run python eval/build_gold.py\n")
+            flag = " --dates" if args.dates else ""
+            sys.stderr.write(f"{output.relative_to(ROOT)} is out of date: run python eval/build_gold.py{flag}\n")
             return 1
     else:
-        OUTPUT.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
     sys.stdout.write(report(items, documents) + "\n")
     return 0
 

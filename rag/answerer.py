@@ -27,7 +27,7 @@ from rag.filters import DocumentFilter
 from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
-from rag.rendering import render_figures
+from rag.rendering import as_of, render_figures
 from rag.retrieval import Evidence
 from rag.verification import Verdict, check_quotes, has_mismatch, verify
 
@@ -197,6 +197,9 @@ class _Composer:
         generate_ms: float,
         claims: list[Claim] | None = None,
     ) -> Answer:
+        days = [citation.date for citation in citations if citation.date]
+        if reason is None and days:
+            text = as_of(text, max(days), self.language)  # the cited articles speak as of their newest day
         timings = {"retrieve": self.retrieve_ms, "generate": generate_ms, "total": _ms(self.started)}
         return Answer(
             text, self.language, reason is not None, reason, citations, related, model, timings, claims or []

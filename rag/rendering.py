@@ -1,4 +1,5 @@
-"""French figures written the English way in English answers, deterministically, not left to the model.
+"""Answers written the reader's way, deterministically, not left to the model: French figures the
+English way in English answers, and the day the cited articles speak of.
 
 The articles are French: "3,67 billions de dollars" is 3.67 trillion, "33,1 milliards" is 33.1 billion,
 "14 000" is 14,000. A 1.5B model copies them as "3,67 billion" or "14 000"; this rewrites the answer.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from rag.language import LanguageCode
 from rag.textnorm import number_values
@@ -50,3 +52,31 @@ def _french_trillions(sources: Sequence[str]) -> set:
         for match in re.finditer(r"(\d[\d\s\u00a0\u202f.,]*?)\s*billions?\b", source, re.IGNORECASE):
             values |= number_values(match.group(1))
     return values
+
+
+_MONTH_NAMES: dict[LanguageCode, tuple[str, ...]] = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+}
+# Opening words that are no name, written in lower case once the answer follows "As of …, ".
+_COMMON_OPENINGS = frozenset({
+    "according", "the", "a", "an", "it", "its", "this", "these", "there", "le", "la", "les", "l", "un", "une",
+    "des", "il", "elle", "ils", "elles", "ce", "cet", "cette", "ces", "selon", "d'après", "d’après",
+})
+_FIRST_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def as_of(text: str, day: str, language: LanguageCode) -> str:
+    """`text` opened with the day its sources speak of: "As of 5 November 2025, …", "Au 5 novembre 2025, …"."""
+    when = date.fromisoformat(day)
+    month = _MONTH_NAMES[language][when.month - 1]
+    lead = f"As of {when.day} {month} {when.year}" if language == "en" else (
+        f"Au {'1er' if when.day == 1 else when.day} {month} {when.year}"
+    )
+    if (word := _FIRST_WORD.match(text)) is not None:
+        folded = word.group().casefold()
+        if folded in _COMMON_OPENINGS or re.split("['’]", folded)[0] in _COMMON_OPENINGS:
+            text = text[0].lower() + text[1:]  # "The contract…" -> "As of …, the contract…"; "OpenAI" stays
+    return f"{lead}, {text}"

@@ -1,4 +1,5 @@
-"""The gold questions over the HTML and feed versions of the seeds retrieve as over the .txt seeds.
+"""The gold questions over the HTML and feed versions of the seeds retrieve as over the .txt seeds, and
+the date questions (eval/gold_dates.jsonl) over every dated fixture article.
 
 tests/fixtures/news holds four seed articles as saved pages and the fifth in an RSS feed (plus a
 page without an article and an entry without text, both skipped). Doc ids differ (file names, feed
@@ -13,9 +14,11 @@ import numpy as np
 import pytest
 from servers import copy_index
 
+from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.evaluation.gold import GoldItem, GoldSpan, load_gold
-from rag.evaluation.metrics import ANSWER_TOP_K, evidence_recall, first_relevant_rank, hit_at
+from rag.evaluation.metrics import ANSWER_TOP_K, evidence_recall, first_relevant_rank, groups, hit_at, summarize
+from rag.evaluation.runner import LocalBackend, run_gold
 from rag.retrieval import retrieve
 from rag.store import CorpusIndex
 
@@ -70,3 +73,35 @@ def test_gold_retrieval_over_pages_and_feeds_is_within_two_points_of_the_txt_see
     print(f"\n{len(items)} answerable gold questions: seeds {over_seeds}, pages and feeds {over_news}")
     for name, value in over_seeds.items():
         assert abs(over_news[name] - value) <= TOLERANCE, (name, over_seeds, over_news)
+
+
+DATED = [ROOT / "tests" / "fixtures" / name for name in ("news", "feeds", "exports")]
+
+
+@pytest.fixture(scope="module")
+def dated_corpus(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> Corpus:
+    """Every dated fixture article (pages, feeds, briefs, export) indexed in place of the seeds."""
+    corpus = Corpus.open(copy_index(seed_index_dir, tmp_path_factory.mktemp("dated") / "index"), embedder)
+    corpus.sync_paths(DATED)
+    return corpus
+
+
+def test_date_gold_questions_are_true_to_the_fixture_articles(dated_corpus: Corpus) -> None:
+    items = load_gold(ROOT / "eval" / "gold_dates.jsonl")
+    assert len(items) >= 15 and {item.category for item in items} == {"date"}
+    assert {item.language for item in items} == {"fr", "en"}
+    for item in items:
+        for span in item.evidence:
+            assert dated_corpus.snapshot.documents[span.doc_id].document.text[span.start : span.end] == span.text
+
+
+def test_date_questions_are_their_own_category_and_answers_say_as_of_when(dated_corpus: Corpus) -> None:
+    """The extractive answerer over the dated articles: scored as `rag eval` scores, in category `date`."""
+    items = load_gold(ROOT / "eval" / "gold_dates.jsonl")
+    backend = LocalBackend(dated_corpus, Answerer(dated_corpus, None, max_tokens=64))
+    results = run_gold(items, backend)
+    scores = summarize(groups(results)["date"])
+    print(f"\ndate questions, extractive: {scores}")
+    assert scores["hit_at_1"] is not None and scores["hit_at_1"] >= 0.8
+    dated = [result for result in results if not result.abstained]
+    assert dated and all(result.answer.startswith(("As of ", "Au ")) for result in dated)

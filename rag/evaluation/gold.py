@@ -11,7 +11,7 @@ from typing import Any
 from rag.errors import InvalidInputError
 
 LANGUAGES = ("fr", "en")
-ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap")
+ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap", "date")
 UNANSWERABLE_CATEGORIES = ("near_miss", "off_topic")
 CATEGORIES = ANSWERABLE_CATEGORIES + UNANSWERABLE_CATEGORIES
 
