@@ -200,15 +200,15 @@ def searchable_rows(index: CorpusIndex, where: DocumentFilter | None) -> list[np
 def corpus_today(index: CorpusIndex) -> date:
     """The corpus's now, against which "en février" or "depuis octobre" are read: its newest article's
     date (today when no article is dated)."""
-    days = [stored.document.date for stored in index.documents.values() if stored.document.date]
-    return date.fromisoformat(max(days)) if days else date.today()
+    span = index.publication_span
+    return date.fromisoformat(span[1]) if span else date.today()
 
 
 def _weigh_by_date(index: CorpusIndex, fused: dict[int, float], timeframe: Timeframe) -> dict[int, float]:
     """Candidates published in the question's period gain PERIOD_WEIGHT; for "latest", the newer an
     article the more of RECENCY_WEIGHT it gains. Undated articles gain nothing and lose nothing."""
-    days = sorted({stored.document.date for stored in index.documents.values() if stored.document.date})
-    oldest, newest = (date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else (None, None)
+    dated = index.publication_span
+    oldest, newest = (date.fromisoformat(dated[0]), date.fromisoformat(dated[1])) if dated else (None, None)
     span = (newest - oldest).days if newest and oldest else 0
     weighed = {}
     for row, score in fused.items():
@@ -219,7 +219,6 @@ def _weigh_by_date(index: CorpusIndex, fused: dict[int, float], timeframe: Timef
             score += RECENCY_WEIGHT * ((date.fromisoformat(day) - oldest).days / span if span else 1.0)
         weighed[row] = score
     return weighed
-
 
 
 def _dense(index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool: int) -> dict[int, float]:

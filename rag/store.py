@@ -115,6 +115,12 @@ class CorpusIndex:
         return self.manifest.chunks
 
     @cached_property
+    def publication_span(self) -> tuple[str, str] | None:
+        """The oldest and newest publication dates (ISO) of the dated documents; None when none is dated."""
+        days = [stored.document.date for stored in self.documents.values() if stored.document.date]
+        return (min(days), max(days)) if days else None
+
+    @cached_property
     def chunk_counts(self) -> dict[str, int]:
         """How many chunks each live document has (computed once per snapshot)."""
         return {doc_id: self.segments[position].segment.chunk_counts[doc_id] for doc_id, position in self.home.items()}
