@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import STATUS_OF, create_app, describe_validation, status_of
+from api.app import create_app
+from api.errors import STATUS_OF, describe_validation, status_of
 from rag.config import Settings
 from rag.errors import (
     DocumentNotFoundError,
