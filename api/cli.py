@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import get_args
 
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from rag.config import GeneratorName, Settings
 from rag.errors import RagError
@@ -105,6 +106,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from api.mcp_server import MCP_PATH, BearerKey, RagMCPServer
+
+    server = RagMCPServer(open_service(settings))
+    if args.http is None:
+        server.run("stdio")  # stdout is the protocol: nothing else may print there
+        return 0
+    import uvicorn
+
+    host, port = args.http
+    app: ASGIApp = server.streamable_http_app(host=host, streamable_http_path=MCP_PATH)
+    if settings.api_key and settings.api_key_for_ask:
+        app = BearerKey(app, settings.api_key)
+    print(f"MCP over streamable HTTP on http://{host}:{port}{MCP_PATH}", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:8001")
+    return host.strip("[]"), int(port)
+
+
 def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
     from rag.provisioning.embedding_model import prepare_embedding_model
     from rag.provisioning.generator_model import prepare_generator_model
@@ -154,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default RAG_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default RAG_PORT or 8000)")
     serve.set_defaults(handler=cmd_serve)
+
+    mcp = commands.add_parser("mcp", help="serve the tools search and ask over the Model Context Protocol")
+    mcp.add_argument(
+        "--http", type=_host_port, metavar="HOST:PORT", help="streamable HTTP at HOST:PORT/mcp instead of stdio"
+    )
+    mcp.set_defaults(handler=cmd_mcp)
 
     models = commands.add_parser("models", help="provision the offline models")
     models_commands = models.add_subparsers(dest="models_command", required=True)
