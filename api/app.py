@@ -34,6 +34,8 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 # Questions and queries are at most 2,000 characters: even fully \u-escaped JSON stays far below this.
 MAX_JSON_BODY_BYTES = 64 * 1024
+# A question with its history (24,000 characters at most), even fully \u-escaped.
+MAX_ASK_BODY_BYTES = 256 * 1024
 # Chat front-ends send the whole conversation each time (only its last turns are read).
 MAX_CHAT_BODY_BYTES = 1024 * 1024
 
@@ -58,7 +60,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
-    limits = {"/documents": MAX_UPLOAD_BODY_BYTES, openai_compat.CHAT_COMPLETIONS: MAX_CHAT_BODY_BYTES}
+    limits = {
+        "/documents": MAX_UPLOAD_BODY_BYTES,
+        "/ask": MAX_ASK_BODY_BYTES,
+        "/ask/stream": MAX_ASK_BODY_BYTES,
+        openai_compat.CHAT_COMPLETIONS: MAX_CHAT_BODY_BYTES,
+    }
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:

@@ -16,8 +16,9 @@ from fastapi import HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import CitationOut
-from rag.answer_types import Answer, Citation
+from rag.answer_types import Answer, Citation, Turn
 from rag.errors import InvalidInputError
+from rag.followup import MAX_TURNS
 from rag.store import StoredDocument
 
 MODEL_ID = "rag"
@@ -72,7 +73,7 @@ class ChatMessage(_Lenient):
 
 
 class ChatCompletionRequest(_Lenient):
-    """`POST /v1/chat/completions`: the last message is the question."""
+    """`POST /v1/chat/completions`: the last message is the question, the earlier ones its history."""
 
     model: str = Field(description=f"Must be `{MODEL_ID}`, the one model of `GET /v1/models`.")
     messages: list[ChatMessage] = Field(min_length=1)
@@ -140,12 +141,25 @@ class ModelList(BaseModel):
     data: list[Model]
 
 
-def question_of(request: ChatCompletionRequest) -> str:
-    """The text of the last message, which must be the user's."""
+def conversation_of(request: ChatCompletionRequest) -> tuple[str, list[Turn]]:
+    """The question (the last message, which must be the user's) and the earlier user and assistant
+    messages as turns, the last `MAX_TURNS` of them; source lists are cut from the answers."""
     last = request.messages[-1]
     if last.role != "user":
         raise InvalidInputError(f"the last message must be the user's question, not a {last.role} message")
-    return text_of(last)
+    turns: list[Turn] = []
+    asked: str | None = None
+    for message in request.messages[:-1]:
+        if message.role == "user":
+            if asked is not None:
+                turns.append(Turn(asked, ""))
+            asked = text_of(message)
+        elif message.role == "assistant" and asked is not None:
+            turns.append(Turn(asked, _without_sources(text_of(message))))
+            asked = None
+    if asked is not None:
+        turns.append(Turn(asked, ""))
+    return text_of(last), turns[-MAX_TURNS:]
 
 
 def text_of(message: ChatMessage) -> str:
@@ -156,6 +170,13 @@ def text_of(message: ChatMessage) -> str:
     if other:
         raise InvalidInputError(f"only text content is read; this message has {', '.join(other)} parts")
     return "\n".join(part.text or "" for part in message.content)
+
+
+def _without_sources(text: str) -> str:
+    """An earlier answer of ours without the source list `answer_text` appended to it."""
+    for heading in (SOURCES_HEADING, *_CLOSEST_HEADING.values()):
+        text = text.split(f"\n\n{heading}\n", 1)[0]
+    return text
 
 
 def answer_text(answer: Answer, documents: Mapping[str, StoredDocument]) -> str:

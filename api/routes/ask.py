@@ -36,7 +36,7 @@ _CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answ
 @router.post("/ask", dependencies=[AskAccess])
 def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
     """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
-    answer = answerer.ask(body.question, language=body.language, top_k=body.top_k)
+    answer = answerer.ask(body.question, history=body.turns(), language=body.language, top_k=body.top_k)
     metrics.record_answer(answer)
     return AnswerOut.of(answer)
 
@@ -45,7 +45,9 @@ def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerO
 async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
     """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
     stream = AnswerStream(
-        lambda cancel: answerer.stream(body.question, language=body.language, top_k=body.top_k, cancel=cancel),
+        lambda cancel: answerer.stream(
+            body.question, history=body.turns(), language=body.language, top_k=body.top_k, cancel=cancel
+        ),
         metrics,
     )
     first = await stream.first(request)

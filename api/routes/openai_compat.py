@@ -31,9 +31,9 @@ from api.openai_wire import (
     answer_text,
     citations_of,
     completion_id,
+    conversation_of,
     error_body,
     now,
-    question_of,
 )
 from api.streaming import AnswerStream
 from rag.answer_types import AnswerEvent, Final
@@ -72,17 +72,17 @@ async def chat_completions(
     """Answer the last user message from the indexed articles, with [n] markers, a source list and `citations`."""
     if body.model != MODEL_ID:
         raise ModelNotFound(body.model)
-    question = question_of(body)
+    question, history = conversation_of(body)
     ident, created = completion_id(), now()
     if not body.stream:
-        answer = await run_in_threadpool(answerer.ask, question)
+        answer = await run_in_threadpool(lambda: answerer.ask(question, history=history))
         metrics.record_answer(answer)
         message = AssistantMessage(content=answer_text(answer, corpus.snapshot.documents))
         completion = ChatCompletion(
             id=ident, created=created, choices=[Choice(message=message)], citations=citations_of(answer)
         )
         return JSONResponse(completion.model_dump(mode="json"))
-    stream = AnswerStream(lambda cancel: answerer.stream(question, cancel=cancel), metrics)
+    stream = AnswerStream(lambda cancel: answerer.stream(question, history=history, cancel=cancel), metrics)
     first = await stream.first(request)
     if first is None:
         return Response(status_code=_CLIENT_CLOSED)

@@ -15,6 +15,8 @@ import pytest
 from doubles import ENDLESS
 from openai import OpenAI
 
+from rag.prompting import NOT_FOUND
+
 FRENCH = "Combien Amazon prévoit-il d'investir en 2025 ?"
 SCRIPTED = "Amazon prévoit d'investir plus de 100 milliards de dollars en 2025 [1]."
 ENGLISH = "How much is OpenAI paying AWS, and for how long?"
@@ -215,3 +217,23 @@ def test_the_api_key_for_questions_guards_the_openai_routes(locked_server, api_k
         assert [model.id for model in allowed.models.list()] == ["rag"]
         completion = allowed.chat.completions.create(model="rag", messages=[{"role": "user", "content": FRENCH}])
         assert "100" in completion.choices[0].message.content
+
+
+def test_earlier_messages_are_the_history_of_the_last_one(scripted) -> None:
+    client, generator = scripted
+    generator.enqueue(SCRIPTED)
+    first = client.chat.completions.create(model="rag", messages=[{"role": "user", "content": FRENCH}])
+    earlier = first.choices[0].message.content
+    rewrite = "Combien Meta prévoit-il d'investir en 2025 ?"
+    generator.enqueue(rewrite, NOT_FOUND)
+    completion = client.chat.completions.create(model="rag", messages=[
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": FRENCH},
+        {"role": "assistant", "content": earlier},
+        {"role": "user", "content": "Et Meta ?"},
+    ])
+    rewrite_prompt, answer_prompt = generator.requests[-2][-1]["content"], generator.requests[-1][-1]["content"]
+    assert FRENCH in rewrite_prompt and "Et Meta ?" in rewrite_prompt
+    assert SCRIPTED.removesuffix(" [1].") in rewrite_prompt and "Sources:" not in rewrite_prompt, "the answer only"
+    assert rewrite in answer_prompt, "the rewrite is what is searched and answered"
+    assert completion.choices[0].message.content.startswith("Je ne trouve pas la réponse")

@@ -153,7 +153,7 @@ BAD_REQUESTS = [
     ("post", "/ask", {"content": b'{"question": "Amazon', "headers": {"Content-Type": "application/json"}}, 422,
      "malformed JSON"),
     ("post", "/ask", {}, 422, "body"),
-    ("post", "/ask", {"json": {"question": "a" * 100_000}}, 413, "larger than"),
+    ("post", "/ask", {"json": {"question": "a" * 300_000}}, 413, "larger than"),
     ("post", "/search", {"content": b"[" * 200_000, "headers": {"Content-Type": "application/json"}}, 413, "larger"),
     ("post", "/ask/stream", {"json": {"question": LONG}}, 422, "2000"),
     ("post", "/ask/stream", {"json": {"question": "Amazon ?", "language": "es"}}, 422, "language"),
