@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
@@ -16,9 +17,11 @@ from typing import get_args
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
+from rag.answer_types import Answer, Turn
 from rag.config import GeneratorName, Settings
-from rag.errors import RagError
+from rag.errors import InvalidInputError, RagError
 from rag.evaluation.cli import add_eval_parser
+from rag.followup import MAX_TURNS
 from rag.language import LANGUAGE_CHOICES, LANGUAGES
 from rag.retrieval import MODES
 from rag.service import open_corpus, open_service
@@ -76,7 +79,58 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
+    _print_answer(answer, args.question)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    if args.generator:
+        settings = settings.model_copy(update={"generator": args.generator})
+    answerer = open_service(settings).answerer
+    _keep_line_history(settings.cache_dir / "chat_history")
+    turns: list[Turn] = []
+    print("Ask about the articles; follow-ups read the thread. /new starts a new thread, Ctrl-D quits.",
+          file=sys.stderr)
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            print(file=sys.stderr)
+            return 0
+        if question == "/new":
+            turns.clear()
+            continue
+        if not question:
+            continue
+        try:
+            answer = answerer.ask(question, history=turns, language=args.language, top_k=args.k)
+        except InvalidInputError as error:  # the thread goes on; other errors end the session
+            print(f"rag: error: {error}", file=sys.stderr)
+            continue
+        _print_answer(answer, question)
+        turns = [*turns, Turn(question, answer.answer)][-MAX_TURNS:]
+
+
+def _keep_line_history(path: Path) -> None:
+    """Line editing and the questions of earlier sessions under the arrow keys, where readline exists."""
+    try:
+        import readline
+    except ImportError:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+        readline.read_history_file(path)
+    except OSError:
+        return
+    readline.set_history_length(1000)
+    atexit.register(readline.write_history_file, path)
+
+
+def _print_answer(answer: Answer, question: str) -> None:
     print(answer.answer)
+    if answer.standalone_question != question:
+        print(f"(understood as: {answer.standalone_question})")
     sources = answer.related if answer.abstained else answer.citations
     if sources:
         print("\nClosest passages:" if answer.abstained else "\nSources:")
@@ -85,7 +139,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    {citation.snippet}")
     total = answer.timings_ms.get("total", 0.0) / 1000
     print(f"\n({answer.model}, {answer.language}, {total:.1f} s)")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -175,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     ask.set_defaults(handler=cmd_ask)
+
+    chat = commands.add_parser("chat", help="ask questions in a thread: follow-ups read the earlier turns")
+    chat.add_argument("--language", choices=LANGUAGE_CHOICES, default="auto", help="answer language")
+    chat.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    chat.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
+    chat.set_defaults(handler=cmd_chat)
 
     serve = commands.add_parser("serve", help="serve the HTTP API and chat page")
     serve.add_argument("--host", help="listen address (default RAG_HOST or 127.0.0.1)")

@@ -239,3 +239,26 @@ def test_api_errors_show_a_message_and_the_page_stays_usable(open_page) -> None:
     ask(page, FRENCH)  # still works after errors
     assert page.locator("body").get_attribute("data-state") == "answered"
     assert error.is_hidden()
+
+
+def test_a_follow_up_reads_the_thread_and_says_discreetly_how_it_was_understood(open_page) -> None:
+    page = open_page(DESKTOP)
+    ask(page, "Combien OpenAI paie-t-il AWS ?")
+    expect(page.locator("#standalone")).to_be_hidden()
+    expect(page.locator("#thread")).to_be_hidden()  # the only answer is the one shown
+    ask(page, "Et sur combien d'années ?")
+    assert page.locator("body").get_attribute("data-state") == "answered"
+    assert "sept ans" in page.locator("#answer").text_content()
+    standalone = page.locator("#standalone")
+    expect(standalone).to_be_visible()
+    assert standalone.text_content() == "Compris comme : Combien OpenAI paie-t-il AWS ? Et sur combien d'années ?"
+    turns = page.locator("#turns .turn")
+    assert turns.count() == 1
+    assert turns.first.locator(".turn-question").text_content() == "Combien OpenAI paie-t-il AWS ?"
+    shoot(page, "desktop-follow-up")
+
+    page.click("#new-thread")
+    expect(page.locator("#thread")).to_be_hidden()
+    ask(page, "Et sur combien d'années ?")
+    expect(page.locator("#standalone")).to_be_hidden()  # a new thread: nothing to lean on
+    assert "sept ans" not in page.locator("#answer").text_content()

@@ -87,3 +87,21 @@ def test_an_indexed_file_that_turns_bad_keeps_its_indexed_version(indexed, tmp_p
     assert report["documents"] == 5 and report["removed"] == [] and report["updated"] == []
     search = rag("search", "How much is OpenAI paying AWS?", "-k", "1", "--json", index_dir=index_copy)
     assert json.loads(search.stdout)["hits"][0]["doc_id"] == OPENAI
+
+
+def test_chat_answers_a_follow_up_from_the_thread(indexed, tmp_path):
+    _, index_dir = indexed
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CACHE_DIR": os.environ.get("RAG_CACHE_DIR", ""),
+           "HF_HUB_OFFLINE": "1", "HOME": os.environ.get("HOME", str(tmp_path))}
+    env = {name: value for name, value in env.items() if value}
+    questions = "Combien OpenAI paie-t-il AWS ?\nEt sur combien d'années ?\n/new\nEt sur combien d'années ?\n?!\n"
+    result = subprocess.run([sys.executable, "-m", "api.cli", "chat", "--generator", "extractive"], input=questions,
+                            capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    answers = result.stdout.split("> ")[1:]  # one prompt per line read, and one that reads the end
+    assert [bool(answer.strip()) for answer in answers] == [True, True, False, True, False, False], result.stdout
+    assert OPENAI in answers[0] and "understood as" not in answers[0]
+    assert "(understood as: Combien OpenAI paie-t-il AWS ? Et sur combien d'années ?)" in answers[1]
+    assert "sept ans" in answers[1] and OPENAI in answers[1]
+    assert "understood as" not in answers[3], "/new started a new thread"
+    assert "rag: error: the question has no letters or digits" in result.stderr, "a bad question, not the end"
