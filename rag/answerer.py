@@ -96,7 +96,7 @@ class Answerer:
         question = _validate(question, language, top_k)
         turns = recent_turns(history)
         language_code = answer_language(question, language, turns[-1].question if turns else None)
-        asked = standalone_question(question, turns, self.generator, cancel=cancel)
+        asked = standalone_question(question, turns, language_code, self.generator, cancel=cancel)
         if cancel is not None and cancel.is_set():
             return
         rewrite_ms = _ms(started) if turns else None

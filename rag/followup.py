@@ -3,7 +3,8 @@
 "Et sur combien d'années ?" after "Combien OpenAI paie-t-il AWS ?" retrieves nothing by itself. A
 follow-up (no entity of its own, a pronoun, or an opening such as "et", "what about") is rewritten
 before retrieval by the generator, with a tight prompt, and kept only if it still names the
-follow-up's entities or, lacking any, one of the conversation's. Without a generator, or when its
+follow-up's entities or, lacking any, one of the conversation's, in the answer's language. Without a
+generator, or when its
 rewrite fails that check, the rewrite is deterministic: the latest earlier question that stands
 alone, then the follow-up.
 """
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from rag.answer_types import CITATION_MARKER, Turn
 from rag.errors import GenerationError, InvalidInputError
 from rag.generation.base import Generator, Message
+from rag.language import LanguageCode, is_other_language
 from rag.slots import mentions, names_in, read_slots
 from rag.textnorm import fold
 
@@ -86,9 +88,14 @@ def depends_on_thread(question: str) -> bool:
 
 
 def standalone_question(
-    question: str, turns: Sequence[Turn], generator: Generator | None, *, cancel: threading.Event | None = None
+    question: str,
+    turns: Sequence[Turn],
+    language: LanguageCode,
+    generator: Generator | None,
+    *,
+    cancel: threading.Event | None = None,
 ) -> str:
-    """The question to search and answer: `question` itself unless it is a follow-up of `turns`."""
+    """The question to search and answer in `language`: `question` itself unless it is a follow-up of `turns`."""
     if not turns or not depends_on_thread(question):
         return question
     if generator is None:
@@ -100,9 +107,10 @@ def standalone_question(
     except GenerationError as error:
         log.warning("follow-up rewrite failed (%s); carrying the earlier question instead", error)
         return carry_question(question, turns)
-    if keeps_thread(rewrite, question, turns):
+    if keeps_thread(rewrite, question, turns) and not is_other_language(rewrite, language):
         return rewrite
     # Searched as asked, the follow-up would find nothing; the deterministic rewrite still keeps the thread.
+    # A rewrite in the other language would be answered in it ("And what about Oracle?" rewritten in French).
     log.info("follow-up rewrite %r failed its check; carrying the earlier question instead", rewrite)
     return carry_question(question, turns)
 

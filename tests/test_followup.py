@@ -46,17 +46,17 @@ def test_a_follow_up_is_told_from_a_question_that_stands_alone(question: str, de
 
 def test_a_question_that_stands_alone_is_not_rewritten() -> None:
     generator = ScriptedGenerator()
-    assert standalone_question("Combien Amazon investit-il en 2025 ?", [PAID], generator) == (
+    assert standalone_question("Combien Amazon investit-il en 2025 ?", [PAID], "fr", generator) == (
         "Combien Amazon investit-il en 2025 ?"
     )
-    assert standalone_question(YEARS, [], generator) == YEARS
+    assert standalone_question(YEARS, [], "fr", generator) == YEARS
     assert generator.requests == []
 
 
 def test_the_generator_rewrites_a_follow_up_from_a_short_prompt() -> None:
     generator = ScriptedGenerator()
     generator.enqueue(["Question : « Sur combien d'années ", "OpenAI paie-t-il AWS ? »\nIl paie 38 milliards."])
-    assert standalone_question(YEARS, [PAID], generator) == REWRITE
+    assert standalone_question(YEARS, [PAID], "fr", generator) == REWRITE
     prompt = generator.requests[0][-1]["content"]
     assert PAID.question in prompt and prompt.endswith(f"Last question: {YEARS}")
     assert "[1]" not in prompt, "citation markers are not the model's business here"
@@ -74,8 +74,15 @@ def test_the_generator_rewrites_a_follow_up_from_a_short_prompt() -> None:
 def test_a_rewrite_that_fails_its_check_falls_back_to_carrying_the_thread(reply: str | Exception) -> None:
     generator = ScriptedGenerator()
     generator.enqueue(reply)
-    assert standalone_question(YEARS, [PAID], generator) == f"{PAID.question} {YEARS}"
+    assert standalone_question(YEARS, [PAID], "fr", generator) == f"{PAID.question} {YEARS}"
     assert generator.pending == 0
+
+
+def test_a_rewrite_in_the_other_language_is_not_kept() -> None:
+    generator = ScriptedGenerator()
+    generator.enqueue("Combien OpenAI paie-t-il Oracle ?")  # names the entities, in French
+    oracle = "And what about Oracle?"
+    assert standalone_question(oracle, [PAID], "en", generator) == f"{PAID.question} {oracle}"
 
 
 def test_the_check_keeps_the_question_s_own_entities() -> None:
@@ -88,7 +95,7 @@ def test_the_check_keeps_the_question_s_own_entities() -> None:
 
 def test_without_a_generator_the_latest_question_that_stands_alone_is_carried() -> None:
     years = Turn(YEARS, "Sur sept ans [1].")
-    assert standalone_question("And what about Oracle?", [PAID, years], None) == (
+    assert standalone_question("And what about Oracle?", [PAID, years], "en", None) == (
         f"{PAID.question} And what about Oracle?"
     )
     assert carry_question("Pourquoi ?", [Turn("Pourquoi ?", "")]) == "Pourquoi ? Pourquoi ?"
