@@ -1,57 +1,43 @@
-"""The FastAPI application: models and index load once in the lifespan; every error is `{"detail": ...}`."""
+"""The FastAPI application: models and index load once in the lifespan; errors are shaped in api/errors.py."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import MAX_UPLOAD_BODY_BYTES
+from api.errors import on_http_error, on_rag_error, on_unexpected, on_validation_error
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import ask, documents, search, system
+from api.routes import ask, documents, openai_compat, search, system
 from api.routes.system import STATIC_DIR
 from api.schemas import ErrorOut
 from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, allowed_hosts
 from rag import __version__
 from rag.config import Settings
-from rag.errors import (
-    DocumentNotFoundError,
-    GenerationError,
-    IndexIncompatibleError,
-    IndexMissingError,
-    InvalidInputError,
-    ModelUnavailableError,
-    RagError,
-)
+from rag.errors import RagError
 from rag.service import Service, open_service
 
 log = logging.getLogger(__name__)
 
-# Most specific first: the first class a domain error is an instance of gives its status.
-STATUS_OF: tuple[tuple[type[RagError], int], ...] = (
-    (InvalidInputError, status.HTTP_400_BAD_REQUEST),
-    (DocumentNotFoundError, status.HTTP_404_NOT_FOUND),
-    (IndexMissingError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (IndexIncompatibleError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (ModelUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (GenerationError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (RagError, status.HTTP_400_BAD_REQUEST),
-)
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 500, 503)
 }
-_MAX_REPORTED = 10
 # Questions and queries are at most 2,000 characters: even fully \u-escaped JSON stays far below this.
 MAX_JSON_BODY_BYTES = 64 * 1024
+# A question with its history (24,000 characters at most), even fully \u-escaped.
+MAX_ASK_BODY_BYTES = 256 * 1024
+# Chat front-ends send the whole conversation each time (only its last turns are read).
+MAX_CHAT_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
@@ -67,13 +53,20 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.settings = settings
     app.state.service = service
     app.state.metrics = ApiMetrics()
-    for router in (ask.router, search.router, documents.router, system.router):
+    for router in (ask.router, search.router, documents.router, openai_compat.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_exception_handler(RagError, _on_rag_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(BodyLimitMiddleware, limits={"/documents": MAX_UPLOAD_BODY_BYTES})
+    app.add_exception_handler(RagError, on_rag_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+    limits = {
+        "/documents": MAX_UPLOAD_BODY_BYTES,
+        "/ask": MAX_ASK_BODY_BYTES,
+        "/ask/stream": MAX_ASK_BODY_BYTES,
+        openai_compat.CHAT_COMPLETIONS: MAX_CHAT_BODY_BYTES,
+    }
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(
@@ -140,51 +133,3 @@ def _too_large(limit: int) -> HTTPException:
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE, detail=f"the request body is larger than {limit // 1024} KiB"
     )
-
-
-def status_of(error: RagError) -> int:
-    """The HTTP status of a domain error."""
-    return next(code for kind, code in STATUS_OF if isinstance(error, kind))
-
-
-def describe_validation(errors: Sequence[Any]) -> str:
-    """Pydantic's errors as "field: message" parts, never echoing the (possibly huge) input."""
-    parts = []
-    for error in list(errors)[:_MAX_REPORTED]:
-        location = tuple(error.get("loc", ()))
-        if location[:1] in (("body",), ("query",), ("path",), ("header",)):
-            location = location[1:]
-        field = ".".join(str(part) for part in location)
-        kind = error.get("type")
-        message = error.get("msg", "invalid value")
-        if kind == "json_invalid":
-            reason = (error.get("ctx") or {}).get("error")
-            parts.append(f"malformed JSON body ({reason})" if reason else "malformed JSON body")
-            continue
-        if kind == "missing" and not field:
-            message = "a JSON body is required"
-        elif kind in ("model_attributes_type", "dict_type", "model_type") and not field:
-            message = "the body must be a JSON object"
-        elif kind == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{field}: {message}" if field else message)
-    if len(errors) > _MAX_REPORTED:
-        parts.append(f"and {len(errors) - _MAX_REPORTED} more problems")
-    return "; ".join(parts) or "invalid request"
-
-
-async def _on_rag_error(request: Request, error: Exception) -> JSONResponse:
-    code = status_of(error) if isinstance(error, RagError) else status.HTTP_500_INTERNAL_SERVER_ERROR
-    if code >= 500:
-        log.warning("%s %s: %s", request.method, request.url.path, error)
-    return JSONResponse({"detail": str(error)}, status_code=code)
-
-
-async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
-    errors = error.errors() if isinstance(error, RequestValidationError) else []
-    return JSONResponse({"detail": describe_validation(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-
-
-async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    return JSONResponse({"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)

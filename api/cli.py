@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
@@ -14,11 +15,14 @@ from pathlib import Path
 from typing import get_args
 
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
+from rag.answer_types import Answer, Turn
 from rag.config import GeneratorName, Settings
-from rag.errors import RagError
+from rag.errors import InvalidInputError, RagError
 from rag.evaluation.cli import add_eval_parser
 from rag.filters import DocumentFilter
+from rag.followup import MAX_TURNS
 from rag.language import LANGUAGE_CHOICES, LANGUAGES
 from rag.retrieval import MODES
 from rag.service import open_corpus, open_service
@@ -85,7 +89,58 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
+    _print_answer(answer, args.question)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    if args.generator:
+        settings = settings.model_copy(update={"generator": args.generator})
+    answerer = open_service(settings).answerer
+    _keep_line_history(settings.cache_dir / "chat_history")
+    turns: list[Turn] = []
+    print("Ask about the articles; follow-ups read the thread. /new starts a new thread, Ctrl-D quits.",
+          file=sys.stderr)
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            print(file=sys.stderr)
+            return 0
+        if question == "/new":
+            turns.clear()
+            continue
+        if not question:
+            continue
+        try:
+            answer = answerer.ask(question, history=turns, language=args.language, top_k=args.k)
+        except InvalidInputError as error:  # the thread goes on; other errors end the session
+            print(f"rag: error: {error}", file=sys.stderr)
+            continue
+        _print_answer(answer, question)
+        turns = [*turns, Turn(question, answer.answer)][-MAX_TURNS:]
+
+
+def _keep_line_history(path: Path) -> None:
+    """Line editing and the questions of earlier sessions under the arrow keys, where readline exists."""
+    try:
+        import readline
+    except ImportError:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+        readline.read_history_file(path)
+    except OSError:
+        return
+    readline.set_history_length(1000)
+    atexit.register(readline.write_history_file, path)
+
+
+def _print_answer(answer: Answer, question: str) -> None:
     print(answer.answer)
+    if answer.standalone_question != question:
+        print(f"(understood as: {answer.standalone_question})")
     sources = answer.related if answer.abstained else answer.citations
     if sources:
         print("\nClosest passages:" if answer.abstained else "\nSources:")
@@ -95,7 +150,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    {citation.snippet}")
     total = answer.timings_ms.get("total", 0.0) / 1000
     print(f"\n({answer.model}, {answer.language}, {total:.1f} s)")
-    return 0
 
 
 def _byline(source: str | None, date: str | None) -> str:
@@ -120,6 +174,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from api.mcp_server import MCP_PATH, BearerKey, RagMCPServer
+
+    server = RagMCPServer(open_service(settings))
+    if args.http is None:
+        server.run("stdio")  # stdout is the protocol: nothing else may print there
+        return 0
+    import uvicorn
+
+    host, port = args.http
+    app: ASGIApp = server.streamable_http_app(host=host, streamable_http_path=MCP_PATH)
+    if settings.api_key and settings.api_key_for_ask:
+        app = BearerKey(app, settings.api_key)
+    print(f"MCP over streamable HTTP on http://{host}:{port}{MCP_PATH}", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:8001")
+    return host.strip("[]"), int(port)
 
 
 def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
@@ -180,10 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_filter_arguments(ask)
     ask.set_defaults(handler=cmd_ask)
 
+    chat = commands.add_parser("chat", help="ask questions in a thread: follow-ups read the earlier turns")
+    chat.add_argument("--language", choices=LANGUAGE_CHOICES, default="auto", help="answer language")
+    chat.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    chat.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
+    chat.set_defaults(handler=cmd_chat)
+
     serve = commands.add_parser("serve", help="serve the HTTP API and chat page")
     serve.add_argument("--host", help="listen address (default RAG_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default RAG_PORT or 8000)")
     serve.set_defaults(handler=cmd_serve)
+
+    mcp = commands.add_parser("mcp", help="serve the tools search and ask over the Model Context Protocol")
+    mcp.add_argument(
+        "--http", type=_host_port, metavar="HOST:PORT", help="streamable HTTP at HOST:PORT/mcp instead of stdio"
+    )
+    mcp.set_defaults(handler=cmd_mcp)
 
     models = commands.add_parser("models", help="provision the offline models")
     models_commands = models.add_subparsers(dest="models_command", required=True)

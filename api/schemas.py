@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources
+from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources, Turn
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.filters import DocumentFilter
+from rag.followup import MAX_HISTORY_CHARS, MAX_TURNS
 from rag.indexing import IndexReport
 from rag.language import LanguageChoice, LanguageCode
 from rag.metadata import MAX_URL_CHARS
@@ -43,12 +44,27 @@ class _Filtered(_Request):
         return DocumentFilter.of(self.since, self.until, self.sources)
 
 
+class TurnIn(_Request):
+    """One earlier exchange of the conversation."""
+
+    question: str = Field(description="What the user asked.")
+    answer: str = Field("", description="What rag answered (its `answer` text).")
+
+
 class AskRequest(_Filtered):
-    """A question for `POST /ask` and `POST /ask/stream`."""
+    """A question for `POST /ask` and `POST /ask/stream`, possibly a follow-up of earlier turns."""
 
     question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
     language: LanguageChoice = Field("auto", description="Answer language; auto follows the question.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="Passages retrieved before picking evidence.")
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        description=f"Earlier turns, oldest first; the last {MAX_TURNS} are read. Over {MAX_HISTORY_CHARS:,} "
+        "characters in all is a 400.",
+    )
+
+    def turns(self) -> list[Turn]:
+        return [Turn(turn.question, turn.answer) for turn in self.history]
 
 
 class SearchRequest(_Filtered):
@@ -118,6 +134,9 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     related: list[CitationOut]
     model: str
+    standalone_question: str = Field(
+        description="What was searched and answered: the question, or a follow-up rewritten to stand alone."
+    )
     timings_ms: dict[str, float]
     claims: list[ClaimOut] = Field(description="The answer claim by claim; empty for a refusal.")
 

@@ -33,13 +33,13 @@ DATED_ARTICLES = [ROOT / "tests" / "fixtures" / name for name in ("news", "feeds
 
 sys.path.insert(0, str(ROOT))
 from rag.documents import Document, read_documents  # noqa: E402
-from rag.evaluation.gold import ANSWERABLE_CATEGORIES, CATEGORIES  # noqa: E402
+from rag.evaluation.gold import ANSWERABLE_CATEGORIES, CATEGORIES, FOLLOW_UP  # noqa: E402
 from rag.language import LANGUAGES  # noqa: E402
 from rag.rendering import as_of  # noqa: E402
 from rag.textnorm import fold  # noqa: E402
 
 REQUIRED_KEYS = ("id", "language", "question", "answerable", "category", "facts", "doc_ids", "evidence")
-OPTIONAL_KEYS = ("notes",)
+OPTIONAL_KEYS = ("notes", "history", "standalone_entities")
 _ID = re.compile(r"(fr|en)-\d{3}")
 
 
@@ -113,11 +113,31 @@ def build_item(raw: dict[str, Any], documents: dict[str, Document]) -> dict[str,
     elif facts or doc_ids or evidence:
         raise GoldError("an unanswerable item has empty facts, doc_ids and evidence")
 
+    _check_follow_up(raw)
     item = {key: raw[key] for key in REQUIRED_KEYS if key != "evidence"}
     item["evidence"] = evidence
-    if raw.get("notes"):
-        item["notes"] = raw["notes"]
+    for key in OPTIONAL_KEYS:
+        if raw.get(key):
+            item[key] = raw[key]
     return item
+
+
+def _check_follow_up(raw: dict[str, Any]) -> None:
+    """A follow-up, and only one, has the turns it follows and the entities its rewrite must name."""
+    history, entities = raw.get("history"), raw.get("standalone_entities")
+    if raw["category"] != FOLLOW_UP:
+        if history or entities:
+            raise GoldError(f"only a {FOLLOW_UP} item has history or standalone_entities")
+        return
+    if not isinstance(history, list) or not history or not all(
+        isinstance(turn, dict) and set(turn) == {"question", "answer"} and all(
+            isinstance(value, str) and value.strip() for value in turn.values()
+        )
+        for turn in history
+    ):
+        raise GoldError("history must be a non-empty list of {question, answer} with non-empty strings")
+    if not isinstance(entities, list) or not entities or not all(isinstance(e, str) and e.strip() for e in entities):
+        raise GoldError("standalone_entities must be a non-empty list of strings")
 
 
 def build(source: Path, documents: dict[str, Document]) -> tuple[list[dict[str, Any]], list[str]]:

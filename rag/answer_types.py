@@ -59,8 +59,20 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation: what the user asked and what rag answered."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
 class Answer:
-    """An answer in `language` whose [n] markers each point at one of `citations` (and vice versa)."""
+    """An answer in `language` whose [n] markers each point at one of `citations` (and vice versa).
+
+    `standalone_question` is what was searched and answered: the question itself, or, for a
+    follow-up that leans on the conversation, its rewrite that stands alone.
+    """
 
     answer: str
     language: LanguageCode
@@ -69,6 +81,7 @@ class Answer:
     citations: list[Citation]
     related: list[Citation]
     model: str
+    standalone_question: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     claims: list[Claim] = field(default_factory=list)
 

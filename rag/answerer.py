@@ -18,12 +18,14 @@ from rag.answer_types import (
     Final,
     Sources,
     Token,
+    Turn,
     marker_numbers,
 )
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
 from rag.evidence import closest_passages, select_evidence
 from rag.filters import DocumentFilter
+from rag.followup import recent_turns, standalone_question
 from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
@@ -68,10 +70,17 @@ class Answerer:
         return self.generator.name if self.generator is not None else EXTRACTIVE_MODEL
 
     def ask(
-        self, question: str, *, language: LanguageChoice = "auto", top_k: int = 5, where: DocumentFilter | None = None
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        language: LanguageChoice = "auto",
+        top_k: int = 5,
+        where: DocumentFilter | None = None,
     ) -> Answer:
-        """The verified answer (or refusal) to `question`, from the documents `where` allows."""
-        for event in self.stream(question, language=language, top_k=top_k, where=where):
+        """The verified answer (or refusal) to `question`, a follow-up of `history` when there is one,
+        from the documents `where` allows."""
+        for event in self.stream(question, history=history, language=language, top_k=top_k, where=where):
             if isinstance(event, Final):
                 return event.answer
         raise GenerationError("the answer was cancelled")
@@ -80,6 +89,7 @@ class Answerer:
         self,
         question: str,
         *,
+        history: Sequence[Turn] = (),
         language: LanguageChoice = "auto",
         top_k: int = 5,
         cancel: threading.Event | None = None,
@@ -87,15 +97,24 @@ class Answerer:
     ) -> Iterator[AnswerEvent]:
         """Yield `Sources` once retrieval is done, `Token`s while the model writes its first draft, then `Final`.
 
-        Tokens are a preview: `Final` carries the verified text, which may differ. Nothing follows a
-        cancel. A filter (`where`) that leaves no passage gives the `no_relevant_passage` refusal.
+        A follow-up of `history` is first rewritten to stand alone (rag/followup.py); the answer's
+        language is still the latest question's. Tokens are a preview: `Final` carries the verified
+        text, which may differ. Nothing follows a cancel. A filter (`where`) that leaves no passage
+        gives the `no_relevant_passage` refusal.
         """
         started = time.perf_counter()
         question = _validate(question, language, top_k)
-        language_code = answer_language(question, language)
-        hits = self.corpus.search(question, top_k, language=language_code, where=where)
+        turns = recent_turns(history)
+        language_code = answer_language(question, language, turns[-1].question if turns else None)
+        asked = standalone_question(question, turns, language_code, self.generator, cancel=cancel)
+        if cancel is not None and cancel.is_set():
+            return
+        rewrite_ms = _ms(started) if turns else None
+        searching = time.perf_counter()
+        hits = self.corpus.search(asked, top_k, language=language_code, where=where)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES)
-        compose = _Composer(question, language_code, closest_passages(hits, RELATED_PASSAGES), started, _ms(started))
+        related = closest_passages(hits, RELATED_PASSAGES)
+        compose = _Composer(asked, language_code, related, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
         if not evidence or evidence[0].score < RELEVANCE_THRESHOLD:
@@ -111,7 +130,7 @@ class Answerer:
             pieces: list[str] = []
             try:
                 for piece in self.generator.stream(
-                    build_messages(question, evidence, language_code, firmer), max_tokens=self.max_tokens, cancel=cancel
+                    build_messages(asked, evidence, language_code, firmer), max_tokens=self.max_tokens, cancel=cancel
                 ):
                     pieces.append(piece)
                     if attempt == 0:
@@ -122,7 +141,7 @@ class Answerer:
                 return
             if cancel is not None and cancel.is_set():
                 return
-            verdict = verify("".join(pieces), evidence, language_code, question)
+            verdict = verify("".join(pieces), evidence, language_code, asked)
             if verdict.declined:
                 yield Final(compose.refusal("not_in_passages", self.generator.name, _ms(generating)))
                 return
@@ -142,11 +161,12 @@ class Answerer:
 class _Composer:
     """Builds the final Answer objects of one question (its language, related passages and clock)."""
 
-    question: str
+    question: str  # the standalone question: what was searched, checked and answered
     language: LanguageCode
     related: list[Evidence]
     started: float
     retrieve_ms: float
+    rewrite_ms: float | None  # None when there was no history to read the question against
 
     def refusal(self, reason: AbstainReason, model: str, generate_ms: float = 0.0) -> Answer:
         related = [_citation(number, item) for number, item in enumerate(self.related, 1)]
@@ -201,8 +221,11 @@ class _Composer:
         if reason is None and days:
             text = as_of(text, max(days), self.language)  # the cited articles speak as of their newest day
         timings = {"retrieve": self.retrieve_ms, "generate": generate_ms, "total": _ms(self.started)}
+        if self.rewrite_ms is not None:
+            timings["rewrite"] = self.rewrite_ms
         return Answer(
-            text, self.language, reason is not None, reason, citations, related, model, timings, claims or []
+            text, self.language, reason is not None, reason, citations, related, model, self.question, timings,
+            claims or [],
         )
 
 

@@ -13,6 +13,7 @@ LANGUAGES: tuple[LanguageCode, ...] = get_args(LanguageCode)
 LanguageChoice = Literal["auto", "fr", "en"]
 LANGUAGE_CHOICES: tuple[LanguageChoice, ...] = get_args(LanguageChoice)
 _CODES: dict[Language, LanguageCode] = {Language.FRENCH: "fr", Language.ENGLISH: "en"}
+_FOLLOW_UP_CONFIDENCE = 0.75  # below this either way, a follow-up's language is the thread's
 
 
 @cache
@@ -48,6 +49,14 @@ def is_other_language(text: str, language: LanguageCode, confidence: float = 0.7
     return (1.0 - share if language == "fr" else share) >= confidence
 
 
-def answer_language(question: str, choice: LanguageChoice) -> LanguageCode:
-    """The language to answer in: the caller's choice, or the question's own for "auto"."""
-    return detect_language(question) if choice == "auto" else choice
+def answer_language(question: str, choice: LanguageChoice, previous: str | None = None) -> LanguageCode:
+    """The language to answer in: the caller's choice, or the question's own for "auto".
+
+    A follow-up too short to tell ("Et Meta ?" reads as English as often as not) keeps the language
+    of the `previous` question; one that clearly switches language is answered in its own.
+    """
+    if choice != "auto":
+        return choice
+    if previous is not None and 1 - _FOLLOW_UP_CONFIDENCE < french_share(question) < _FOLLOW_UP_CONFIDENCE:
+        return detect_language(previous)
+    return detect_language(question)

@@ -58,7 +58,8 @@ class Slots:
 def read_slots(question: str) -> Slots:
     """The question's entities (folded), years and quarters."""
     folded = fold(question)
-    return Slots(frozenset(_entities(question)), frozenset(_YEAR.findall(folded)), frozenset(_quarters(folded)))
+    entities = frozenset(fold(name) for name in names_in(question))
+    return Slots(entities, frozenset(_YEAR.findall(folded)), frozenset(_quarters(folded)))
 
 
 def entity_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
@@ -68,7 +69,7 @@ def entity_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
     texts = list(cited)
     if not texts:
         return "mismatch"
-    return "matches" if any(_names(entity, text) for entity in slots.entities for text in texts) else "mismatch"
+    return "matches" if any(mentions(entity, text) for entity in slots.entities for text in texts) else "mismatch"
 
 
 def period_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
@@ -90,16 +91,17 @@ def _quarters(folded: str) -> set[int]:
     return {number for number, pattern in _QUARTER if pattern.search(folded)}
 
 
-def _entities(question: str) -> set[str]:
-    names = set()
-    for match in _NAME.finditer(question):
+def names_in(text: str) -> list[str]:
+    """The entities `text` names (companies, products), as written, in order, each once."""
+    names: dict[str, None] = {}
+    for match in _NAME.finditer(text):
         words = match.group().split()
         if match.start() == 0 and not _is_brand(words[0]):
             words = words[1:]  # capitalised only because it opens the question ("D'ici", "Combien")
         words = [word for word in words if fold(word) not in _NOT_NAMES]
         if words:
-            names.add(re.sub(r"'s\b", "", fold(" ".join(words))))
-    return names
+            names[re.sub(r"['’]s\b", "", " ".join(words))] = None
+    return list(names)
 
 
 def _is_brand(word: str) -> bool:
@@ -107,8 +109,8 @@ def _is_brand(word: str) -> bool:
     return any(char.isupper() for char in word[1:]) or any(char.isdigit() for char in word)
 
 
-def _names(entity: str, text: str) -> bool:
-    """Whether `text` names `entity`: every word of it, or its acronym ("AWS" for Amazon Web Services)."""
+def mentions(entity: str, text: str) -> bool:
+    """Whether `text` names the folded `entity`: every word of it, or its acronym ("aws" for Amazon Web Services)."""
     folded = fold(text)
     if all(re.search(rf"\b{re.escape(word)}\b", folded) for word in entity.split()):
         return True

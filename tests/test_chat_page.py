@@ -277,3 +277,26 @@ def test_cards_show_outlet_and_date_and_link_the_title_to_the_article(open_page,
     finally:
         with httpx.Client(base_url=site, timeout=60) as http:
             http.delete(f"/documents/{CABLE_CAR['doc_id']}")
+
+
+def test_a_follow_up_reads_the_thread_and_says_discreetly_how_it_was_understood(open_page) -> None:
+    page = open_page(DESKTOP)
+    ask(page, "Combien OpenAI paie-t-il AWS ?")
+    expect(page.locator("#standalone")).to_be_hidden()
+    expect(page.locator("#thread")).to_be_hidden()  # the only answer is the one shown
+    ask(page, "Et sur combien d'années ?")
+    assert page.locator("body").get_attribute("data-state") == "answered"
+    assert "sept ans" in page.locator("#answer").text_content()
+    standalone = page.locator("#standalone")
+    expect(standalone).to_be_visible()
+    assert standalone.text_content() == "Compris comme : Combien OpenAI paie-t-il AWS ? Et sur combien d'années ?"
+    turns = page.locator("#turns .turn")
+    assert turns.count() == 1
+    assert turns.first.locator(".turn-question").text_content() == "Combien OpenAI paie-t-il AWS ?"
+    shoot(page, "desktop-follow-up")
+
+    page.click("#new-thread")
+    expect(page.locator("#thread")).to_be_hidden()
+    ask(page, "Et sur combien d'années ?")
+    expect(page.locator("#standalone")).to_be_hidden()  # a new thread: nothing to lean on
+    assert "sept ans" not in page.locator("#answer").text_content()

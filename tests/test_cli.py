@@ -120,3 +120,21 @@ def test_search_and_ask_take_date_and_outlet_filters(indexed):
     assert "[000_127e0ac6955dbf7b]" in plain.stdout and "(Techcrunch)" in plain.stdout
     bad = rag("search", "cloud", "--since", "hier", index_dir=index_dir)
     assert bad.returncode == 1 and "since 'hier' is not a date" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_chat_answers_a_follow_up_from_the_thread(indexed, tmp_path):
+    _, index_dir = indexed
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_CACHE_DIR": os.environ.get("RAG_CACHE_DIR", ""),
+           "HF_HUB_OFFLINE": "1", "HOME": os.environ.get("HOME", str(tmp_path))}
+    env = {name: value for name, value in env.items() if value}
+    questions = "Combien OpenAI paie-t-il AWS ?\nEt sur combien d'années ?\n/new\nEt sur combien d'années ?\n?!\n"
+    result = subprocess.run([sys.executable, "-m", "api.cli", "chat", "--generator", "extractive"], input=questions,
+                            capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    answers = result.stdout.split("> ")[1:]  # one prompt per line read, and one that reads the end
+    assert [bool(answer.strip()) for answer in answers] == [True, True, False, True, False, False], result.stdout
+    assert OPENAI in answers[0] and "understood as" not in answers[0]
+    assert "(understood as: Combien OpenAI paie-t-il AWS ? Et sur combien d'années ?)" in answers[1]
+    assert "sept ans" in answers[1] and OPENAI in answers[1]
+    assert "understood as" not in answers[3], "/new started a new thread"
+    assert "rag: error: the question has no letters or digits" in result.stderr, "a bad question, not the end"

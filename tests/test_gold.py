@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from rag.documents import Document, load_documents
+from rag.language import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "gold.jsonl"
 SOURCE = ROOT / "eval" / "gold_source.jsonl"
 SEEDS = ROOT / "seeds"
-ANSWERABLE_CATEGORIES = {"fact", "list", "multi_doc", "paraphrase", "trap"}
+ANSWERABLE_CATEGORIES = {"fact", "list", "multi_doc", "paraphrase", "trap", "follow_up"}
 UNANSWERABLE_CATEGORIES = {"near_miss", "off_topic"}
 
 
@@ -60,6 +61,19 @@ def test_both_languages_are_well_represented() -> None:
 def test_every_seed_is_covered_by_answerable_items(documents: dict[str, Document]) -> None:
     cited = Counter(doc_id for item in ANSWERABLE for doc_id in {entry["doc_id"] for entry in item["evidence"]})
     assert {doc_id: cited[doc_id] for doc_id in documents if cited[doc_id] < 8} == {}
+
+
+def test_follow_ups_cover_both_languages_and_a_language_switch() -> None:
+    follow_ups = [item for item in ITEMS if item["category"] == "follow_up"]
+    assert len(follow_ups) >= 10
+    assert {item["language"] for item in follow_ups} == {"fr", "en"}
+    switched = [item for item in follow_ups if any(
+        detect_language(turn["question"]) != item["language"] for turn in item["history"])]
+    assert switched, "a thread switches language"
+    for item in follow_ups:
+        assert item["history"] and all(turn["question"].strip() and turn["answer"].strip() for turn in item["history"])
+        assert item["standalone_entities"]
+    assert all("history" not in item for item in ITEMS if item["category"] != "follow_up")
 
 
 def test_enough_unanswerable_items_including_near_misses() -> None:

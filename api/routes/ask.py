@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
-from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -16,10 +13,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.deps import AnswererDep, AskAccess, MetricsDep
 from api.metrics import ApiMetrics
 from api.schemas import AnswerOut, AskRequest, SourcesOut
+from api.streaming import AnswerStream
 from rag.answer_types import AnswerEvent, Final, Sources, Token
-from rag.answerer import Answerer
 from rag.errors import RagError
-from rag.filters import DocumentFilter
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +30,15 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
-_DISCONNECT_POLL_S = 0.25
 _CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answer"
 
 
 @router.post("/ask", dependencies=[AskAccess])
 def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
     """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
-    answer = answerer.ask(body.question, language=body.language, top_k=body.top_k, where=body.document_filter())
+    answer = answerer.ask(
+        body.question, history=body.turns(), language=body.language, top_k=body.top_k, where=body.document_filter()
+    )
     metrics.record_answer(answer)
     return AnswerOut.of(answer)
 
@@ -49,105 +46,39 @@ def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerO
 @router.post("/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse, responses=_STREAM_DOC)
 async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
     """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
-    stream = _AnswerStream(answerer, body, body.document_filter(), metrics)
-    # Waiting for the first event before answering lets errors raised up front (bad input, missing
-    # index) keep their own HTTP status instead of arriving inside a 200 stream.
+    where = body.document_filter()
+    stream = AnswerStream(
+        lambda cancel: answerer.stream(
+            body.question, history=body.turns(), language=body.language, top_k=body.top_k, cancel=cancel, where=where
+        ),
+        metrics,
+    )
     first = await stream.first(request)
     if first is None:
         return Response(status_code=_CLIENT_CLOSED)
-    return EventSourceResponse(stream.events(first), ping=10)
+    return EventSourceResponse(_events(first, stream), ping=10)
 
 
-@dataclass(frozen=True)
-class _Failed:
-    """The producer thread raised: the event loop answers with the right shape."""
+async def _events(first: AnswerEvent, stream: AnswerStream) -> AsyncIterator[ServerSentEvent]:
+    """sources token* answer done, as SSE; `error` replaces the rest if something fails mid-stream."""
+    try:
+        yield _event(first, stream.metrics)
+        async for event in stream.rest():
+            yield _event(event, stream.metrics)
+        yield ServerSentEvent(event="done", data="{}")
+    except RagError as error:
+        yield ServerSentEvent(event="error", data=json.dumps({"detail": str(error)}, ensure_ascii=False))
+    except Exception:
+        log.exception("answer stream failed")
+        yield ServerSentEvent(event="error", data=json.dumps({"detail": "internal error"}))
 
-    error: Exception
 
-
-@dataclass(frozen=True)
-class _Ended:
-    """The producer thread is done (the answer was sent, or it was cancelled)."""
-
-
-_Item = AnswerEvent | _Failed | _Ended
-
-
-class _AnswerStream:
-    """Runs the blocking `Answerer.stream` on its own thread and hands its events to the event loop."""
-
-    def __init__(self, answerer: Answerer, body: AskRequest, where: DocumentFilter, metrics: ApiMetrics) -> None:
-        self.cancel = threading.Event()
-        self.metrics = metrics
-        self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        metrics.generating.inc()
-        thread = threading.Thread(
-            target=self._produce, args=(answerer, body, where), name="rag-answer-stream", daemon=True
-        )
-        thread.start()
-
-    def _produce(self, answerer: Answerer, body: AskRequest, where: DocumentFilter) -> None:
-        try:
-            events = answerer.stream(
-                body.question, language=body.language, top_k=body.top_k, cancel=self.cancel, where=where
-            )
-            try:
-                for event in events:
-                    if self.cancel.is_set():
-                        break
-                    self._put(event)
-            finally:
-                if isinstance(events, Generator):
-                    events.close()  # stops the model at once instead of when the generator is collected
-        except Exception as error:  # handed to the event loop, which answers with the right shape
-            self._put(_Failed(error))
-        finally:
-            self.metrics.generating.dec()
-            self._put(_Ended())
-
-    def _put(self, item: _Item) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
-        except RuntimeError:  # the loop is closed: the server stopped, nobody is listening
-            self.cancel.set()
-
-    async def first(self, request: Request) -> _Item | None:
-        """The first event; None (and generation cancelled) if the client leaves before it comes."""
-        getting = asyncio.ensure_future(self._queue.get())
-        while True:
-            done, _ = await asyncio.wait({getting}, timeout=_DISCONNECT_POLL_S)
-            if done:
-                item = getting.result()
-                if isinstance(item, _Failed):
-                    raise item.error
-                return item
-            if await request.is_disconnected():
-                getting.cancel()
-                self.cancel.set()
-                return None
-
-    async def events(self, first: _Item) -> AsyncIterator[ServerSentEvent]:
-        """sources token* answer done, as SSE; `error` replaces the rest if something fails mid-stream."""
-        try:
-            item = first
-            while not isinstance(item, _Ended):
-                match item:
-                    case _Failed(error):
-                        raise error
-                    case Sources():
-                        yield ServerSentEvent(event="sources", data=SourcesOut.of(item).model_dump_json())
-                    case Token(text):
-                        yield ServerSentEvent(event="token", data=json.dumps({"text": text}, ensure_ascii=False))
-                    case Final(answer):
-                        self.metrics.record_answer(answer)
-                        yield ServerSentEvent(event="answer", data=AnswerOut.of(answer).model_dump_json())
-                item = await self._queue.get()
-            yield ServerSentEvent(event="done", data="{}")
-        except RagError as error:
-            yield ServerSentEvent(event="error", data=json.dumps({"detail": str(error)}, ensure_ascii=False))
-        except Exception:
-            log.exception("answer stream failed")
-            yield ServerSentEvent(event="error", data=json.dumps({"detail": "internal error"}))
-        finally:
-            self.cancel.set()  # a no-op once the answer is complete; stops the model if the client left
+def _event(event: AnswerEvent, metrics: ApiMetrics) -> ServerSentEvent:
+    match event:
+        case Sources():
+            return ServerSentEvent(event="sources", data=SourcesOut.of(event).model_dump_json())
+        case Token(text):
+            return ServerSentEvent(event="token", data=json.dumps({"text": text}, ensure_ascii=False))
+        case Final(answer):
+            metrics.record_answer(answer)
+            return ServerSentEvent(event="answer", data=AnswerOut.of(answer).model_dump_json())

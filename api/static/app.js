@@ -1,11 +1,13 @@
-// Chat page: streams POST /ask/stream, renders the answer with linked [n] markers and citation cards,
-// and shows a cited snippet inside its article. Every untrusted string goes in through textContent.
+// Chat page: streams POST /ask/stream with the thread so far, renders the answer with linked [n] markers
+// and citation cards, and shows a cited snippet inside its article. Every untrusted string goes in
+// through textContent.
 "use strict";
 
 const TEXT = {
   fr: {
     answer: "Réponse",
     refusal: "Pas de réponse dans les articles",
+    understood: "Compris comme : ",
     sources: "Sources",
     closest: "Passages les plus proches",
     undated: "sans date",
@@ -32,6 +34,7 @@ const TEXT = {
   en: {
     answer: "Answer",
     refusal: "No answer in the articles",
+    understood: "Understood as: ",
     sources: "Sources",
     closest: "Closest passages",
     undated: "undated",
@@ -78,10 +81,16 @@ const answerBox = $("answer");
 const sourcesTitle = $("sources-title");
 const sources = $("sources");
 const dialog = $("context");
+const threadBox = $("thread");
+const turnList = $("turns");
+const standalone = $("standalone");
+
+const MAX_TURNS = 6; // the server reads the last 6 turns of the history
 
 const documents = new Map(); // doc_id -> Promise of GET /documents/{doc_id}
 let controller = null; // AbortController of the answer being streamed
 let uiLanguage = "fr";
+let thread = []; // earlier turns of this conversation: {question, answer}
 
 function t(key) {
   return TEXT[uiLanguage][key];
@@ -181,12 +190,37 @@ function clearResult() {
   answerBox.removeAttribute("lang");
   sources.replaceChildren();
   sourcesTitle.hidden = true;
+  standalone.hidden = true;
+  standalone.replaceChildren();
+}
+
+// The conversation: each answered question is sent with the next ones, and shown above the form
+// once a newer question takes the answer's place.
+function remember(question, answer) {
+  thread = [...thread, { question, answer: answer.answer }].slice(-MAX_TURNS);
+}
+
+function showThread() {
+  turnList.replaceChildren(...thread.map((turn) => el("li", { class: "turn" }, [
+    el("p", { class: "turn-question", text: turn.question }),
+    el("p", { class: "turn-answer", text: turn.answer }),
+  ])));
+  threadBox.hidden = thread.length === 0;
+}
+
+function forget() {
+  thread = [];
+  showThread();
+  clearResult();
+  question.value = "";
+  question.focus();
 }
 
 async function ask(text) {
   const language = chosenLanguage();
   uiLanguage = language === "en" ? "en" : "fr";
   clearResult();
+  showThread();
   controller = new AbortController();
   setBusy(true);
   statusLine.textContent = t("thinking");
@@ -195,7 +229,7 @@ async function ask(text) {
     const response = await fetch("/ask/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify({ question: text, language }),
+      body: JSON.stringify({ question: text, language, history: thread }),
       signal: controller.signal,
     });
     if (!response.ok) {
@@ -216,7 +250,9 @@ async function ask(text) {
         draft += JSON.parse(data).text;
         answerBox.replaceChildren(el("p", { class: "draft", text: draft }));
       } else if (event === "answer") {
-        showAnswer(JSON.parse(data));
+        const answer = JSON.parse(data);
+        showAnswer(answer, text);
+        remember(text, answer);
         answered = true;
       } else if (event === "error") {
         showError(JSON.parse(data).detail);
@@ -253,8 +289,13 @@ function showSources(data) {
   sources.replaceChildren(...data.passages.map((passage) => card(passage, "reading", question.value)));
 }
 
-function showAnswer(answer) {
+function showAnswer(answer, asked) {
   uiLanguage = answer.language === "en" ? "en" : "fr";
+  // A follow-up rewritten to stand alone says, discreetly, how it was understood.
+  standalone.hidden = answer.standalone_question === asked;
+  standalone.replaceChildren(
+    document.createTextNode(t("understood")), el("q", { text: answer.standalone_question }),
+  );
   document.body.dataset.state = answer.abstained ? "refused" : "answered";
   result.hidden = false;
   result.classList.toggle("refusal", answer.abstained);
@@ -498,6 +539,7 @@ question.addEventListener("keydown", (event) => {
 });
 
 stopButton.addEventListener("click", () => controller?.abort());
+$("new-thread").addEventListener("click", forget);
 
 $("context-close").addEventListener("click", () => dialog.close());
 dialog.addEventListener("click", (event) => {

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from rag.config import GeneratorName, Settings
 from rag.evaluation import metrics, piaf
-from rag.evaluation.gold import load_gold, select_items
+from rag.evaluation.gold import CATEGORIES, load_gold, select_items
 from rag.evaluation.report import (
     compare,
     failure_lines,
@@ -56,6 +56,9 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--url", help="evaluate a running `rag serve` (e.g. http://127.0.0.1:8000) instead")
     parser.add_argument("--limit", type=int, help="only the first N gold items (PIAF: a fixed random sample of N)")
     parser.add_argument("--ids", type=_id_list, default=(), help="only these gold ids, comma-separated")
+    parser.add_argument(
+        "--category", action="append", choices=CATEGORIES, default=[], help="only this gold category (repeatable)"
+    )
     parser.add_argument("--out", type=Path, help=f"report folder (default {REPORTS_DIR}/<timestamp>)")
     parser.add_argument("--compare", type=Path, help="a previous report.json: print the change of every score")
     parser.add_argument(
@@ -94,7 +97,7 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
     if args.url and args.generator:
         raise _UsageError("with --url the server's own generator answers; drop --generator")
     minimums = _minimums(args.min, metrics.SCORES)
-    items = select_items(load_gold(args.gold), args.ids, args.limit)
+    items = select_items(load_gold(args.gold), args.ids, args.limit, args.category)
     previous = _previous(args.compare, "gold")
     if args.url:
         backend: Backend = HttpBackend(args.url, api_key=settings.api_key)
@@ -118,6 +121,7 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
         "gold": str(args.gold),
         "limit": args.limit,
         "ids": list(args.ids),
+        "categories": list(args.category),
     }
     report = gold_report(results, run)
     out_dir = args.out or REPORTS_DIR / _timestamp()
@@ -132,8 +136,8 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
 def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
     from rag.service import open_answerer, open_corpus
 
-    if args.url or args.ids or args.gold != DEFAULT_GOLD:
-        raise _UsageError("--url, --ids and --gold apply to the gold set only; PIAF runs in process")
+    if args.url or args.ids or args.category or args.gold != DEFAULT_GOLD:
+        raise _UsageError("--url, --ids, --category and --gold apply to the gold set only; PIAF runs in process")
     minimums = _minimums(args.min, piaf.SCORES)
     if args.retrieval_only and any(name in ("answer_containment", "answer_rate") for name, _ in minimums):
         raise _UsageError("--retrieval-only measures no answers: drop the --min on answer scores")

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answer_types import Turn
 from rag.errors import InvalidInputError
 
 LANGUAGES = ("fr", "en")
-ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap", "date")
+FOLLOW_UP = "follow_up"  # a question asked after earlier turns (`history`), answerable only with them
+ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap", "date", FOLLOW_UP)
 UNANSWERABLE_CATEGORIES = ("near_miss", "off_topic")
 CATEGORIES = ANSWERABLE_CATEGORIES + UNANSWERABLE_CATEGORIES
 
@@ -28,7 +30,10 @@ class GoldSpan:
 
 @dataclass(frozen=True)
 class GoldItem:
-    """One question; each inner tuple of `facts` holds the acceptable forms of one required fact."""
+    """One question; each inner tuple of `facts` holds the acceptable forms of one required fact.
+
+    A follow-up carries the turns it is asked after, and the entities its standalone rewrite must name.
+    """
 
     id: str
     language: str
@@ -39,6 +44,8 @@ class GoldItem:
     doc_ids: tuple[str, ...]
     evidence: tuple[GoldSpan, ...]
     notes: str | None = None
+    history: tuple[Turn, ...] = ()
+    standalone_entities: tuple[str, ...] = ()
 
 
 def load_gold(path: Path) -> list[GoldItem]:
@@ -70,16 +77,18 @@ def load_gold(path: Path) -> list[GoldItem]:
     return items
 
 
-def select_items(items: Sequence[GoldItem], ids: Sequence[str] = (), limit: int | None = None) -> list[GoldItem]:
-    """The items named in `ids` (in file order), or all of them; then the first `limit`."""
-    chosen = list(items)
+def select_items(
+    items: Sequence[GoldItem], ids: Sequence[str] = (), limit: int | None = None, categories: Sequence[str] = ()
+) -> list[GoldItem]:
+    """The items named in `ids` (in file order), or all of them, of `categories` if given; then the first `limit`."""
+    chosen = [item for item in items if item.category in categories] if categories else list(items)
     if ids:
         known = {item.id for item in items}
         unknown = [item_id for item_id in ids if item_id not in known]
         if unknown:
             raise InvalidInputError(f"unknown gold ids: {', '.join(unknown)}")
         wanted = set(ids)
-        chosen = [item for item in items if item.id in wanted]
+        chosen = [item for item in chosen if item.id in wanted]
     if limit is not None:
         if limit < 1:
             raise InvalidInputError(f"--limit must be at least 1, got {limit}")
@@ -111,6 +120,10 @@ def _item(raw: dict[str, Any]) -> GoldItem:
     for span in evidence:
         if not 0 <= span.start < span.end or span.end - span.start != len(span.text):
             raise ValueError(f"{item_id}: evidence offsets [{span.start}:{span.end}] do not fit its text")
+    history = tuple(Turn(str(turn["question"]), str(turn["answer"])) for turn in raw.get("history", ()))
+    entities = tuple(str(entity) for entity in raw.get("standalone_entities", ()))
+    if (category == FOLLOW_UP) != bool(history and entities):
+        raise ValueError(f"{item_id}: a {FOLLOW_UP} item, and only one, has a history and standalone_entities")
     notes = raw.get("notes")
     return GoldItem(
         id=item_id,
@@ -122,6 +135,8 @@ def _item(raw: dict[str, Any]) -> GoldItem:
         doc_ids=tuple(str(doc_id) for doc_id in raw["doc_ids"]),
         evidence=evidence,
         notes=str(notes) if notes is not None else None,
+        history=history,
+        standalone_entities=entities,
     )
 
 

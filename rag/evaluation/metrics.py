@@ -16,10 +16,12 @@ from rag.answerer import REFUSALS
 from rag.evaluation.gold import CATEGORIES, GoldItem
 from rag.evaluation.normalize import best_forms, fact_present, split_facts, strip_markers, token_f1
 from rag.language import detect_language
+from rag.slots import mentions
+from rag.textnorm import fold
 
 ANSWER_TOP_K = 5  # passages the answerer reads: evidence recall and hit@5 look this deep
 SEARCH_K = 10  # passages ranked for MRR
-LATENCY_STAGES = ("retrieve", "generate", "total", "roundtrip")
+LATENCY_STAGES = ("rewrite", "retrieve", "generate", "total", "roundtrip")
 # Every aggregate score, in report order; `--min NAME=VALUE` accepts exactly these names.
 SCORES = (
     "hit_at_1",
@@ -37,6 +39,7 @@ SCORES = (
     "answer_rate",
     "refusal_precision",
     "refusal_recall",
+    "standalone_entities",
 )
 _REFUSAL_LANGUAGE = {text: language for language, text in REFUSALS.items()}
 
@@ -91,6 +94,8 @@ class ItemResult:
     citations_ok: bool | None  # answered answerable items: at least one supporting citation
     detected_language: str
     language_ok: bool
+    standalone_question: str = ""
+    standalone_missing: tuple[str, ...] | None = None  # follow-ups: expected entities the rewrite lacks
     timings_ms: dict[str, float] = field(default_factory=dict)
     failures: tuple[str, ...] = ()
 
@@ -201,6 +206,11 @@ def score_item(
         citations_ok=any(check.supported for check in checks) if answered else None,
         detected_language=detected,
         language_ok=detected == item.language,
+        standalone_question=answer.standalone_question,
+        standalone_missing=(
+            tuple(entity for entity in item.standalone_entities if not names(entity, answer.standalone_question))
+            if item.standalone_entities else None
+        ),
         timings_ms=dict(answer.timings_ms),
     )
     return _with_failures(result)
@@ -214,6 +224,7 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, float | None]:
     exact = [check.exact for r in results for check in r.citations] + [x for r in results for x in r.related_exact]
     ranks = [r.gold_rank for r in answerable]
     precision, recall = refusal_scores([r.abstained for r in results], [r.answerable for r in results])
+    follow_ups = [r for r in results if r.standalone_missing is not None]
     scores: dict[str, float | None] = {
         "hit_at_1": _mean(hit_at(rank, 1) for rank in ranks),
         "hit_at_5": _mean(hit_at(rank, ANSWER_TOP_K) for rank in ranks),
@@ -233,6 +244,7 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, float | None]:
         "answer_rate": _share(len(answered), len(answerable)),
         "refusal_precision": precision,
         "refusal_recall": recall,
+        "standalone_entities": _mean(float(not r.standalone_missing) for r in follow_ups),
     }
     return scores
 
@@ -286,9 +298,17 @@ def _with_failures(result: ItemResult) -> ItemResult:
     failures.extend(f"snippet [{check.id}] is not the document's text" for check in result.citations if not check.exact)
     if not all(result.related_exact):
         failures.append("a related snippet is not the document's text")
+    if result.standalone_missing:
+        failures.append(f"standalone question lacks {', '.join(result.standalone_missing)}")
     if result.answerable and hit_at(result.gold_rank, ANSWER_TOP_K) == 0.0:
         failures.append(f"no source passage in the top {ANSWER_TOP_K}")
     return replace(result, failures=tuple(failures))
+
+
+def names(entity: str, question: str) -> bool:
+    """Whether a standalone question names an expected entity (its words, acronym, or as part of a
+    longer name: "Trainium" in "Trainium3")."""
+    return fold(entity) in fold(question) or mentions(fold(entity), question)
 
 
 def _exact(document_text: DocumentText, doc_id: str, start: int, end: int, snippet: str) -> bool:

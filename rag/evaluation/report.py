@@ -30,6 +30,7 @@ _COLUMNS = (
     ("language_match", "Lang"),
     ("refusal_precision", "RefP"),
     ("refusal_recall", "RefR"),
+    ("standalone_entities", "Alone"),
 )
 _CHART_SCORES = (
     "hit_at_5", "evidence_recall", "fact_accuracy", "answer_f1", "citation_precision",

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from rag.answer_types import Answer, Citation, Claim, ClaimChecks
+from rag.answer_types import Answer, Citation, Claim, ClaimChecks, Turn
 from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.errors import IndexMissingError, RagError
@@ -30,8 +30,8 @@ class Passage:
 class Backend(Protocol):
     """What the evaluation asks of a running rag: answers, searches and stored texts."""
 
-    def ask(self, question: str, top_k: int) -> Answer:
-        """The answer to `question`, as `POST /ask` would return it."""
+    def ask(self, question: str, top_k: int, history: Sequence[Turn] = ()) -> Answer:
+        """The answer to `question` (a follow-up of `history`), as `POST /ask` would return it."""
         ...
 
     def search(self, question: str, k: int) -> list[Passage]:
@@ -50,9 +50,9 @@ class LocalBackend:
         self.corpus = corpus
         self.answerer = answerer
 
-    def ask(self, question: str, top_k: int) -> Answer:
+    def ask(self, question: str, top_k: int, history: Sequence[Turn] = ()) -> Answer:
         """Answer in process."""
-        return self.answerer.ask(question, top_k=top_k)
+        return self.answerer.ask(question, history=history, top_k=top_k)
 
     def search(self, question: str, k: int) -> list[Passage]:
         """Hybrid search, as the answerer runs it."""
@@ -73,10 +73,12 @@ class HttpBackend:
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
         self._texts: dict[str, str | None] = {}
 
-    def ask(self, question: str, top_k: int) -> Answer:
+    def ask(self, question: str, top_k: int, history: Sequence[Turn] = ()) -> Answer:
         """POST /ask; the answer JSON becomes the library's `Answer` again."""
         started = time.perf_counter()
-        body = self._call("POST", "/ask", json={"question": question, "language": "auto", "top_k": top_k})
+        turns = [{"question": turn.question, "answer": turn.answer} for turn in history]
+        request = {"question": question, "language": "auto", "top_k": top_k, "history": turns}
+        body = self._call("POST", "/ask", json=request)
         answer = _answer(body)
         roundtrip = round((time.perf_counter() - started) * 1000, 2)
         return replace(answer, timings_ms={**answer.timings_ms, "roundtrip": roundtrip})
@@ -130,11 +132,12 @@ def run_gold(
     top_k: int = ANSWER_TOP_K,
     on_result: Callable[[int, ItemResult], None] | None = None,
 ) -> list[ItemResult]:
-    """Search and answer every item, score it, and report each result through `on_result` as it comes."""
+    """Answer every item, search what was answered (a follow-up's standalone question), score it, and
+    report each result through `on_result` as it comes."""
     results: list[ItemResult] = []
     for number, item in enumerate(items, 1):
-        passages = backend.search(item.question, max(SEARCH_K, top_k))
-        answer = backend.ask(item.question, top_k)
+        answer = backend.ask(item.question, top_k, item.history)
+        passages = backend.search(answer.standalone_question, max(SEARCH_K, top_k))
         result = score_item(item, answer, passages, backend.document_text)
         results.append(result)
         if on_result is not None:
@@ -152,6 +155,7 @@ def _answer(body: dict[str, Any]) -> Answer:
             citations=[Citation(**citation) for citation in body["citations"]],
             related=[Citation(**citation) for citation in body.get("related", [])],
             model=body["model"],
+            standalone_question=body["standalone_question"],
             timings_ms={key: float(value) for key, value in body.get("timings_ms", {}).items()},
             claims=[
                 Claim(claim["text"], list(claim["citations"]), ClaimChecks(**claim["checks"]))

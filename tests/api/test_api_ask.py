@@ -198,3 +198,42 @@ def test_an_invalid_filter_date_is_a_400(client: httpx.Client, path: str, body: 
     response = client.post(path, json={**question, **body})
     assert response.status_code == 400 and ("not a date" in response.json()["detail"]
                                             or "is after until" in response.json()["detail"])
+
+
+PAID = {"question": "Combien OpenAI paie-t-il AWS ?", "answer": "OpenAI paie 38 milliards de dollars à AWS [1]."}
+
+
+def test_a_follow_up_is_answered_from_its_thread(client: httpx.Client) -> None:
+    body = client.post("/ask", json={"question": "Et sur combien d'années ?", "history": [PAID]}).json()
+    check_answer(body, client)
+    assert body["standalone_question"] == "Combien OpenAI paie-t-il AWS ? Et sur combien d'années ?"
+    assert "sept ans" in body["answer"] and body["language"] == "fr"
+    alone = client.post("/ask", json={"question": "Et sur combien d'années ?"}).json()
+    assert alone["standalone_question"] == "Et sur combien d'années ?" and "sept ans" not in alone["answer"]
+
+
+def test_a_streamed_follow_up_answers_the_latest_question_s_language(client: httpx.Client) -> None:
+    request = {"question": "And what about Oracle?", "history": [PAID]}
+    with client.stream("POST", "/ask/stream", json=request) as response:
+        events = read_sse(response)
+    assert json.loads(events[0][1])["language"] == "en"
+    answer = json.loads(events[-2][1])
+    assert answer["standalone_question"] == "Combien OpenAI paie-t-il AWS ? And what about Oracle?"
+    assert answer["language"] == "en" and "300" in answer["answer"]
+
+
+@pytest.mark.parametrize(
+    ("history", "status", "words"),
+    [
+        ([{"question": "Combien ?", "answer": "x" * 25_000}], 400, "history is 25009 characters long"),
+        ([{"question": "   ", "answer": "Oui."}], 400, "empty question"),
+        ([{"question": "Combien ?", "answer": 3}], 422, "history.0.answer"),
+        ([{"answer": "Oui."}], 422, "history.0.question"),
+        ("Combien ?", 422, "history"),
+    ],
+)
+def test_a_bad_history_is_refused(client: httpx.Client, history: object, status: int, words: str) -> None:
+    for path in ("/ask", "/ask/stream"):
+        response = client.post(path, json={"question": "Et Oracle ?", "history": history})
+        assert response.status_code == status, response.text
+        assert words in response.json()["detail"]

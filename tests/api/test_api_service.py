@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import STATUS_OF, create_app, describe_validation, status_of
+from api.app import create_app
+from api.errors import STATUS_OF, describe_validation, status_of
 from rag.config import Settings
 from rag.errors import (
     DocumentNotFoundError,
@@ -152,7 +153,7 @@ BAD_REQUESTS = [
     ("post", "/ask", {"content": b'{"question": "Amazon', "headers": {"Content-Type": "application/json"}}, 422,
      "malformed JSON"),
     ("post", "/ask", {}, 422, "body"),
-    ("post", "/ask", {"json": {"question": "a" * 100_000}}, 413, "larger than"),
+    ("post", "/ask", {"json": {"question": "a" * 300_000}}, 413, "larger than"),
     ("post", "/search", {"content": b"[" * 200_000, "headers": {"Content-Type": "application/json"}}, 413, "larger"),
     ("post", "/ask/stream", {"json": {"question": LONG}}, 422, "2000"),
     ("post", "/ask/stream", {"json": {"question": "Amazon ?", "language": "es"}}, 422, "language"),

@@ -42,7 +42,7 @@ def _citation(number: int, doc_id: str, start: int, end: int, snippet: str | Non
 def _answer(text: str, citations: list[Citation], *, abstained: bool = False, ms: float = 100.0) -> Answer:
     reason: AbstainReason | None = "no_relevant_passage" if abstained else None
     timings = {"retrieve": ms / 2, "generate": ms / 2, "total": ms}
-    return Answer(text, "en", abstained, reason, citations, [], "test", timings)
+    return Answer(text, "en", abstained, reason, citations, [], "test", "How many jobs?", timings)
 
 
 def test_ranks_hits_and_reciprocal_rank() -> None:
