@@ -13,13 +13,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import MAX_UPLOAD_BODY_BYTES
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.openapi import install_schema
 from api.routes import ask, documents, search, system
 from api.routes.system import STATIC_DIR
-from api.schemas import ErrorOut
+from api.routing import documented_methods
 from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, allowed_hosts
 from rag import __version__
 from rag.config import Settings
@@ -46,9 +48,6 @@ STATUS_OF: tuple[tuple[type[RagError], int], ...] = (
     (GenerationError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (RagError, status.HTTP_400_BAD_REQUEST),
 )
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 500, 503)
-}
 _MAX_REPORTED = 10
 # Questions and queries are at most 2,000 characters: even fully \u-escaped JSON stays far below this.
 MAX_JSON_BODY_BYTES = 64 * 1024
@@ -62,7 +61,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         summary="Questions answered from French news articles, with verbatim cited snippets.",
         version=__version__,
         lifespan=_lifespan,
-        responses=_ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.service = service
@@ -70,7 +68,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for router in (ask.router, search.router, documents.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_schema(app, settings)
     app.add_exception_handler(RagError, _on_rag_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(BodyLimitMiddleware, limits={"/documents": MAX_UPLOAD_BODY_BYTES})
@@ -178,6 +178,17 @@ async def _on_rag_error(request: Request, error: Exception) -> JSONResponse:
     if code >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, error)
     return JSONResponse({"detail": str(error)}, status_code=code)
+
+
+async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's answer to an HTTPException, with every documented method of the path in the `Allow` of a 405."""
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        methods = documented_methods(request.app.openapi(), request.url.path)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
 
 
 async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -17,7 +17,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.metrics import ApiMetrics
-from api.schemas import DocumentIn
+from api.openapi import ASK_KEY, WRITE_KEY
+from api.schemas import DocumentFields, DocumentIn
 from rag.answerer import Answerer
 from rag.config import Settings
 from rag.corpus import Corpus
@@ -28,7 +29,6 @@ MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
 # The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
 MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
-_FORM_FIELDS = ("doc_id", "title", "date", "source")
 
 
 def get_settings(request: Request) -> Settings:
@@ -52,8 +52,16 @@ CorpusDep = Annotated[Corpus, Depends(get_corpus)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
-_bearer = HTTPBearer(auto_error=False, description="The API key from RAG_API_KEY, when the server sets one.")
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# Two names for the one key, so the schema can say which routes this server's settings lock.
+_write_bearer = HTTPBearer(
+    scheme_name=WRITE_KEY, auto_error=False, description="RAG_API_KEY: required for document changes when set."
+)
+_ask_bearer = HTTPBearer(
+    scheme_name=ASK_KEY, auto_error=False,
+    description="RAG_API_KEY: required for questions, searches and reads when RAG_API_KEY_FOR_ASK is on.",
+)
+WriteBearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_write_bearer)]
+AskBearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_ask_bearer)]
 
 
 def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
@@ -69,12 +77,12 @@ def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | N
         )
 
 
-def require_write_key(settings: SettingsDep, credentials: BearerDep) -> None:
+def require_write_key(settings: SettingsDep, credentials: WriteBearerDep) -> None:
     """Document changes need the API key whenever the server has one."""
     _check_key(settings, credentials)
 
 
-def require_ask_key(settings: SettingsDep, credentials: BearerDep) -> None:
+def require_ask_key(settings: SettingsDep, credentials: AskBearerDep) -> None:
     """Questions and searches need the key only when RAG_API_KEY_FOR_ASK is on."""
     if settings.api_key_for_ask:
         _check_key(settings, credentials)
@@ -139,12 +147,13 @@ async def _from_upload(request: Request, body: bytes) -> Document:
         yield body
 
     try:
-        form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(_FORM_FIELDS)).parse()
+        parser = MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(DocumentFields.model_fields))
+        form = await parser.parse()
     except MultiPartException as error:
-        raise InvalidInputError(f"malformed multipart upload: {error.message}") from None
+        raise _unlike_schema(f"malformed multipart upload: {error.message}") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise InvalidInputError("no file in the upload: send it in the multipart field `file`")
+        raise _unlike_schema("no file in the upload: send it in the multipart field `file`")
     try:
         content = await upload.read(MAX_DOCUMENT_BYTES + 1)
     finally:
@@ -169,12 +178,22 @@ async def _from_upload(request: Request, body: bytes) -> Document:
         raise InvalidInputError(
             f"{name.name} is not UTF-8 text (invalid byte at offset {error.start}); save it as UTF-8"
         ) from None
-    fields = {key: value for key in _FORM_FIELDS if isinstance(value := form.get(key), str) and value.strip()}
     try:
-        doc_id = validate_doc_id(fields.pop("doc_id", name.stem))
+        fields = DocumentFields.model_validate({key: value for key, value in form.items() if key != "file"})
+    except ValidationError as error:
+        raise RequestValidationError(_in_body(error)) from None
+    if fields.doc_id is not None:
+        return parse_document(raw, fields.doc_id, title=fields.title, date=fields.date, source=fields.source)
+    try:
+        doc_id = validate_doc_id(name.stem)
     except InvalidInputError as error:
         raise InvalidInputError(f"{error}; rename the file or send a `doc_id` form field") from None
-    return parse_document(raw, doc_id, **fields)
+    return parse_document(raw, doc_id, title=fields.title, date=fields.date, source=fields.source)
+
+
+def _unlike_schema(detail: str) -> HTTPException:
+    """A body that does not match the route's schema: 422, as for JSON bodies."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
 def _doc_id_for(text: str) -> str:

@@ -3,41 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import AnswererDep, AskAccess, MetricsDep
 from api.metrics import ApiMetrics
-from api.schemas import AnswerOut, AskRequest, SourcesOut
+from api.openapi import STREAM_RESPONSE, body_errors
+from api.routing import JsonRoute
+from api.schemas import AnswerOut, AskRequest, ErrorOut, SourcesOut, TokenOut
 from rag.answer_types import AnswerEvent, Final, Sources, Token
 from rag.answerer import Answerer
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["questions"])
+router = APIRouter(tags=["questions"], route_class=JsonRoute)
 
-_STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "`text/event-stream`: one `sources` event (the evidence being read, as soon as retrieval "
-        "is done), `token` events (`{\"text\": piece}`) while the model writes, then one `answer` event (the "
-        "same object as `POST /ask`), then `done`. A failure after the stream has started arrives as an "
-        "`error` event (`{\"detail\": ...}`).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
-}
 _DISCONNECT_POLL_S = 0.25
 _CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answer"
 
 
-@router.post("/ask", dependencies=[AskAccess])
+@router.post("/ask", dependencies=[AskAccess], responses=body_errors(401, 503))
 def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
     """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
     answer = answerer.ask(body.question, language=body.language, top_k=body.top_k)
@@ -45,7 +36,10 @@ def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerO
     return AnswerOut.of(answer)
 
 
-@router.post("/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse, responses=_STREAM_DOC)
+@router.post(
+    "/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse,
+    responses={**STREAM_RESPONSE, **body_errors(401, 503)},
+)
 async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
     """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
     stream = _AnswerStream(answerer, body, metrics)
@@ -132,16 +126,16 @@ class _AnswerStream:
                     case Sources():
                         yield ServerSentEvent(event="sources", data=SourcesOut.of(item).model_dump_json())
                     case Token(text):
-                        yield ServerSentEvent(event="token", data=json.dumps({"text": text}, ensure_ascii=False))
+                        yield ServerSentEvent(event="token", data=TokenOut(text=text).model_dump_json())
                     case Final(answer):
                         self.metrics.record_answer(answer)
                         yield ServerSentEvent(event="answer", data=AnswerOut.of(answer).model_dump_json())
                 item = await self._queue.get()
             yield ServerSentEvent(event="done", data="{}")
         except RagError as error:
-            yield ServerSentEvent(event="error", data=json.dumps({"detail": str(error)}, ensure_ascii=False))
+            yield ServerSentEvent(event="error", data=ErrorOut(detail=str(error)).model_dump_json())
         except Exception:
             log.exception("answer stream failed")
-            yield ServerSentEvent(event="error", data=json.dumps({"detail": "internal error"}))
+            yield ServerSentEvent(event="error", data=ErrorOut(detail="internal error").model_dump_json())
         finally:
             self.cancel.set()  # a no-op once the answer is complete; stops the model if the client left

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
 from api.deps import AnswererDep, CorpusDep, MetricsDep
+from api.openapi import errors
 from api.schemas import Health
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -20,7 +21,7 @@ _PAGE_POLICY = (
 router = APIRouter()
 
 
-@router.get("/health", tags=["service"])
+@router.get("/health", tags=["service"], responses=errors())
 def health(corpus: CorpusDep, answerer: AnswererDep) -> Health:
     """Liveness and what is being served."""
     snapshot = corpus.snapshot
@@ -33,7 +34,10 @@ def health(corpus: CorpusDep, answerer: AnswererDep) -> Health:
     )
 
 
-@router.get("/metrics", tags=["service"], response_class=Response)
+@router.get(
+    "/metrics", tags=["service"], response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **errors()},
+)
 def metrics(metrics: MetricsDep) -> Response:
     """Prometheus text format: requests and latencies per route, answers and refusals."""
     return Response(metrics.render(), media_type=metrics.content_type)

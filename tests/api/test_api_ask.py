@@ -120,9 +120,9 @@ def test_stream_refusal_is_an_answer_event(client: httpx.Client) -> None:
 
 def test_stream_rejects_bad_input_with_a_status_not_a_stream(client: httpx.Client) -> None:
     response = client.post("/ask/stream", json={"question": "   "})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
-    assert "question" in response.json()["detail"]
+    assert "question is empty" in response.json()["detail"]
 
 
 @pytest.mark.llm

@@ -141,7 +141,7 @@ def test_without_a_key_anyone_may_write_and_cors_allows_the_configured_origin(op
 
 BAD_REQUESTS = [
     ("post", "/ask", {"json": {"question": ""}}, 422, "question"),
-    ("post", "/ask", {"json": {"question": "   \n  "}}, 422, "question"),
+    ("post", "/ask", {"json": {"question": "   \n  "}}, 400, "question is empty"),
     ("post", "/ask", {"json": {"question": LONG}}, 422, "2000"),
     ("post", "/ask", {"json": {"question": 12}}, 422, "question"),
     ("post", "/ask", {"json": {"question": "Amazon ?", "language": "de"}}, 422, "language"),
@@ -226,3 +226,30 @@ def test_unexpected_and_domain_errors_become_json_without_a_traceback(tmp_path) 
     stale_response = http.get("/stale-index")
     assert stale_response.status_code == 503
     assert stale_response.json() == {"detail": "index was built with model X; run `rag index --rebuild`"}
+
+
+def test_the_schema_documents_each_stream_event_and_only_the_keys_the_settings_require() -> None:
+    def secured(settings: Settings) -> set[str]:
+        paths = create_app(settings).openapi()["paths"]
+        return {f"{method.upper()} {path}" for path, ops in paths.items() for method, op in ops.items()
+                if op.get("security")}
+
+    schema = create_app(Settings()).openapi()
+    stream = schema["paths"]["/ask/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    events = {event["properties"]["event"]["const"]: event["properties"]["data"] for event in stream["oneOf"]}
+    assert list(events) == ["sources", "token", "answer", "done", "error"]
+    assert events["answer"]["contentSchema"] == {"$ref": "#/components/schemas/AnswerOut"}
+    assert {"SourcesOut", "TokenOut", "CitationOut"} <= set(schema["components"]["schemas"])
+    assert secured(Settings(api_key=None)) == set()
+    writes = {"POST /documents", "DELETE /documents/{doc_id}"}
+    assert secured(Settings(api_key="k")) == writes
+    reads = {"POST /ask", "POST /ask/stream", "POST /search", "GET /documents", "GET /documents/{doc_id}"}
+    assert secured(Settings(api_key="k", api_key_for_ask=True)) == writes | reads
+    assert "401" not in schema["paths"]["/documents"]["post"]["responses"]
+
+
+def test_a_405_allows_every_method_of_the_path(client: httpx.Client) -> None:
+    response = client.request("PUT", "/documents/003_d80e80294214e752")
+    check_error(response, 405)
+    assert response.headers["allow"] == "DELETE, GET"
+    assert client.options("/documents").headers["allow"] == "GET, POST"
