@@ -7,16 +7,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import MAX_UPLOAD_BODY_BYTES
+from api.limits import BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.openapi import install_schema
 from api.routes import ask, documents, search, system
@@ -49,8 +49,6 @@ STATUS_OF: tuple[tuple[type[RagError], int], ...] = (
     (RagError, status.HTTP_400_BAD_REQUEST),
 )
 _MAX_REPORTED = 10
-# Questions and queries are at most 2,000 characters: even fully \u-escaped JSON stays far below this.
-MAX_JSON_BODY_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
@@ -73,7 +71,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(BodyLimitMiddleware, limits={"/documents": MAX_UPLOAD_BODY_BYTES})
+    app.add_middleware(
+        BodyLimitMiddleware, limits={"/documents": MAX_UPLOAD_BODY_BYTES}, seconds=settings.request_body_timeout_s
+    )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(
@@ -100,46 +100,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         len(snapshot.documents), len(snapshot.chunks), settings.index_dir, service.answerer.model_name,
     )
     yield
-
-
-class BodyLimitMiddleware:
-    """Refuses request bodies over a per-path limit (413) while they arrive, before they fill memory.
-
-    The error is raised from `receive`, so it reaches the app's HTTPException handler as JSON.
-    """
-
-    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int = MAX_JSON_BODY_BYTES) -> None:
-        self.app = app
-        self.limits = limits
-        self.default = default
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limits.get(scope["path"], self.default)
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        announced = int(declared) if declared.isdigit() else 0
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            if announced > limit:
-                raise _too_large(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _too_large(limit)
-            return message
-
-        await self.app(scope, limited, send)
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE, detail=f"the request body is larger than {limit // 1024} KiB"
-    )
 
 
 def status_of(error: RagError) -> int:

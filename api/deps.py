@@ -27,8 +27,9 @@ from rag.errors import InvalidInputError
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
+MAX_DOCUMENT_BODY_BYTES = MAX_DOCUMENT_BYTES + _ENVELOPE_BYTES  # what `read_document` reads at most
 # The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
-MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
+MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BODY_BYTES + _ENVELOPE_BYTES
 
 
 def get_settings(request: Request) -> Settings:
@@ -103,7 +104,7 @@ async def read_document(request: Request) -> Document:
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             detail="send the document as JSON ({\"text\": ...}) or as a multipart/form-data upload in field `file`",
         )
-    body = await _read_limited(request, MAX_DOCUMENT_BYTES + _ENVELOPE_BYTES)
+    body = await _read_limited(request, MAX_DOCUMENT_BODY_BYTES)
     if content_type == "application/json":
         return _from_json(body)
     return await _from_upload(request, body)
@@ -160,7 +161,10 @@ async def _from_upload(request: Request, body: bytes) -> Document:
         await form.close()
     if len(content) > MAX_DOCUMENT_BYTES:
         raise _too_large()
-    name = PurePath(upload.filename or "")
+    filename = upload.filename or ""
+    if "/" in filename or "\\" in filename:
+        raise InvalidInputError(f"the file name {filename[:100]!r} holds a path: send the file's bare name")
+    name = PurePath(filename)
     if name.suffix.lower() not in ACCEPTED_SUFFIXES:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,

@@ -25,15 +25,16 @@ _MEANING = {
     401: "Missing or wrong API key: send `Authorization: Bearer <key>`.",
     403: "A write that a browser sent from another site.",
     404: "No document with this id.",
+    408: "The body did not arrive within RAG_REQUEST_BODY_TIMEOUT_S seconds.",
     413: "The body is over the route's size limit (2 MB of document text, 64 KiB for questions).",
     415: "A body in a media type this route does not take (or an upload that is not a .txt/.md text file).",
     422: "The body does not match the schema: malformed or non-UTF-8 JSON, a missing, unknown or mistyped "
     "field, a value out of range (integers are strict: `\"5\"` and `true` are not 5).",
     503: "The index is missing or damaged, or a model is unavailable; the message says how to fix it.",
 }
-# The errors a request can meet before any route: a foreign Host; a cross-site write; an oversized body.
+# The errors a request can meet before any route: a foreign Host; a cross-site write; a body too big or slow.
 _EVERY_ROUTE = (400,)
-_WITH_A_BODY = (400, 403, 413, 415, 422)
+_WITH_A_BODY = (400, 403, 408, 413, 415, 422)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

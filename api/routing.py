@@ -1,13 +1,15 @@
 """How routes read bodies and refuse methods, the same way on every route.
 
-A JSON route answers 415 to a body in another media type and 422 to bytes that are not UTF-8 (FastAPI
-would take the first for a bad JSON body and answer 400 "error parsing the body" to the second); a 405
+A JSON route answers 415 to a body in another media type and 422 to bytes that are not UTF-8 or nest
+too deeply (FastAPI would take the first for a bad JSON body and answer 400 "error parsing the body"
+to the others); a 405
 lists every method the schema documents at the path in `Allow`, not only those of the first route
 that matched it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -37,16 +39,29 @@ class JsonRoute(APIRoute):
             body = await request.body()  # kept by the request: FastAPI reads it from there
             if body and declared is None:
                 raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail=JSON_ONLY)
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as error:
-                problem = f"not UTF-8: invalid byte at offset {error.start}"
-                raise RequestValidationError(
-                    [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": problem}}]
-                ) from None
+            if body:
+                _check_parses(body)
             return await handler(request)
 
         return checked
+
+
+def _check_parses(body: bytes) -> None:
+    """Malformed JSON as FastAPI reports it (422), also for what it would call a 400: bytes that are not
+    UTF-8, and nesting deeper than Python's parser goes. The body is at most 64 KiB: parsing it twice is cheap."""
+    try:
+        json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8: invalid byte at offset {error.start}"
+    except RecursionError:
+        problem = "nested too deeply"
+    except ValueError:
+        return  # FastAPI reports where the syntax breaks
+    else:
+        return
+    raise RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": problem}}]
+    )
 
 
 def documented_methods(schema: dict[str, Any], path: str) -> list[str]:

@@ -28,6 +28,7 @@ from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_
 from rag.prompting import build_messages
 from rag.rendering import render_figures
 from rag.retrieval import Evidence
+from rag.textnorm import unreadable
 from rag.verification import Verdict, check_quotes, has_mismatch, verify
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,8 @@ def _validate(question: str, language: str, top_k: int) -> str:
         raise InvalidInputError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    if not any(char.isalnum() for char in question):
-        raise InvalidInputError("the question has no letters or digits")
+    if (problem := unreadable(question, "question")) is not None:
+        raise InvalidInputError(problem)
     if language not in LANGUAGE_CHOICES:
         raise InvalidInputError(f"unknown language {language!r}: use auto, fr or en")
     if not 1 <= top_k <= MAX_TOP_K:

@@ -16,6 +16,7 @@ from rag.dense import search_dense
 from rag.errors import InvalidInputError
 from rag.language import LanguageCode, detect_language
 from rag.store import CorpusIndex
+from rag.textnorm import unreadable
 
 # Three rankings are fused by a weighted sum of normalised scores: chunk cosine (min-max over the
 # candidates), best-sentence cosine within the chunk (min-max; a question usually matches one sentence
@@ -92,6 +93,8 @@ def retrieve(
     query = query.strip()
     if not query:
         raise InvalidInputError("the query is empty")
+    if (problem := unreadable(query, "query")) is not None:
+        raise InvalidInputError(problem)
     if k < 1:
         raise InvalidInputError(f"k must be at least 1, got {k}")
     if mode not in MODES:
