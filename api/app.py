@@ -10,19 +10,20 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api.deps import MAX_UPLOAD_BODY_BYTES
 from api.limits import BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.openapi import install_schema
 from api.routes import ask, documents, search, system
-from api.routes.system import STATIC_DIR
-from api.routing import documented_methods
-from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, allowed_hosts
+from api.routes.system import STATIC_DIR, SWAGGER_DIR
+from api.routing import CLIENT_CLOSED, documented_methods
+from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, PagePolicyMiddleware, allowed_hosts
 from rag import __version__
 from rag.config import Settings
 from rag.errors import (
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         summary="Questions answered from French news articles, with verbatim cited snippets.",
         version=__version__,
         lifespan=_lifespan,
+        docs_url=None,  # served by api/routes/system.py from local files, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = service
@@ -66,9 +69,11 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for router in (ask.router, search.router, documents.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     install_schema(app, settings)
     app.add_exception_handler(RagError, _on_rag_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_gone)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(PagePolicyMiddleware)
     app.add_middleware(CrossSiteWriteMiddleware, trusted_origins=settings.cors_origins)
     app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts(settings))
     return app
@@ -149,6 +155,12 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
         if methods:
             headers["Allow"] = ", ".join(methods)
     return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
+
+
+async def _on_client_gone(request: Request, error: Exception) -> Response:
+    """The client left while its body was arriving: nothing to answer, nothing went wrong here."""
+    log.info("%s %s: the client left before its request body arrived", request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 JSON_ONLY = "send the body as JSON with `Content-Type: application/json`"
+CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answer"; nobody receives it
 
 
 def is_json(content_type: str | None) -> bool:

@@ -22,7 +22,7 @@ from rag.answer_types import (
 )
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
-from rag.evidence import closest_passages, select_evidence
+from rag.evidence import closest_passages, select_evidence, shares_a_word
 from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
@@ -95,7 +95,7 @@ class Answerer:
         compose = _Composer(question, language_code, closest_passages(hits, RELATED_PASSAGES), started, _ms(started))
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
-        if not evidence or evidence[0].score < RELEVANCE_THRESHOLD:
+        if not evidence or evidence[0].score < RELEVANCE_THRESHOLD or not shares_a_word(question, hits):
             yield Final(compose.refusal("no_relevant_passage", self.model_name))
             return
         if self.generator is None:

@@ -239,3 +239,22 @@ def test_api_errors_show_a_message_and_the_page_stays_usable(open_page) -> None:
     ask(page, FRENCH)  # still works after errors
     assert page.locator("body").get_attribute("data-state") == "answered"
     assert error.is_hidden()
+
+
+def test_the_api_page_renders_from_local_files_under_the_page_policy(browser, site: str) -> None:
+    """Swagger UI at /docs: every file from this server (it is blank offline otherwise), no CSP violation."""
+    page = browser.new_page(viewport=DESKTOP)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("request", lambda request: problems.append(f"request to {request.url}")
+            if not request.url.startswith((site, "data:")) else None)
+    try:
+        page.goto(site + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=60_000)
+        paths = page.locator(".opblock-summary-path").all_text_contents()
+        assert {"/ask", "/ask/stream", "/search", "/documents", "/documents/{doc_id}"} <= {p.strip() for p in paths}
+        shoot(page, "api-docs")
+    finally:
+        page.close()
+    assert problems == []

@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api.deps import AnswererDep, AskAccess, MetricsDep
 from api.metrics import ApiMetrics
 from api.openapi import STREAM_RESPONSE, body_errors
-from api.routing import JsonRoute
+from api.routing import CLIENT_CLOSED, JsonRoute
 from api.schemas import AnswerOut, AskRequest, ErrorOut, SourcesOut, TokenOut
 from rag.answer_types import AnswerEvent, Final, Sources, Token
 from rag.answerer import Answerer
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["questions"], route_class=JsonRoute)
 
 _DISCONNECT_POLL_S = 0.25
-_CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answer"
 
 
 @router.post("/ask", dependencies=[AskAccess], responses=body_errors(401, 503))
@@ -47,7 +46,7 @@ async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, 
     # index) keep their own HTTP status instead of arriving inside a 200 stream.
     first = await stream.first(request)
     if first is None:
-        return Response(status_code=_CLIENT_CLOSED)
+        return Response(status_code=CLIENT_CLOSED)
     return EventSourceResponse(stream.events(first), ping=10)
 
 

@@ -165,3 +165,11 @@ def test_closing_the_stream_stops_the_generation(scripted_server) -> None:
         # The model is free again: the next question does not queue behind an abandoned answer.
         generator.enqueue("Amazon prévoit d'investir plus de 100 milliards de dollars en 2025 [1].")
         assert http.post("/ask", json={"question": FRENCH}).json()["model"] == generator.name
+
+
+@pytest.mark.parametrize("question", ["asdkjh qwpoeiru zxmcnv", "a", "What is it?", "Qu'est-ce que c'est ?"])
+def test_a_question_sharing_no_word_with_the_articles_is_refused(client: httpx.Client, question: str) -> None:
+    """Nonsense embeds near some passage (cosine 0.85): that alone is no evidence."""
+    body = client.post("/ask", json={"question": question}).json()
+    check_answer(body, client)
+    assert body["abstained"] and body["abstain_reason"] == "no_relevant_passage"

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from seed_ids import OPENAI
 
 from api.deps import MAX_DOCUMENT_BODY_BYTES
@@ -186,3 +189,48 @@ def test_a_hostile_request_gets_a_clear_4xx_and_leaves_the_index_as_it_was(
     assert case.words in detail and "Traceback" not in detail
     assert len(body) < 2000, "the input is not echoed back"
     assert state(writer) == before
+
+
+class _Records(logging.Handler):
+    """Every log record of the loggers it is attached to (the server runs in this process)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def requests_counted(http_client: httpx.Client, status: str) -> float:
+    """`rag_http_requests_total` of POST /documents with `status`."""
+    for family in text_string_to_metric_families(http_client.get("/metrics").text):
+        for sample in family.samples:
+            labels = sample.labels
+            if (sample.name, labels.get("endpoint"), labels.get("method"), labels.get("status")) == (
+                "rag_http_requests_total", "/documents", "POST", status
+            ):
+                return sample.value
+    return 0.0
+
+
+def test_a_client_leaving_mid_upload_is_no_server_error(writer: httpx.Client, api_server, api_key: str) -> None:
+    records = _Records()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(records)
+    try:
+        failed, left = requests_counted(writer, "500"), requests_counted(writer, "499")
+        target = urlsplit(api_server.url)
+        with socket.create_connection((target.hostname, target.port), timeout=60) as sock:
+            sock.sendall(head("/documents", f"Authorization: Bearer {api_key}", "Content-Type: application/json",
+                              "Content-Length: 5000") + b'{"text": "Un article qui ne finit ')
+        deadline = time.monotonic() + 60  # waits for the server to count the request, not for a set time
+        while requests_counted(writer, "499") == left and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert requests_counted(writer, "499") == left + 1
+        assert requests_counted(writer, "500") == failed
+        assert [record.getMessage() for record in records.records if record.levelno >= logging.ERROR] == []
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)

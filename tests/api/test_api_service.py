@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import STATUS_OF, create_app, describe_validation, status_of
+from api.security import PAGE_POLICY
 from rag.config import Settings
 from rag.errors import (
     DocumentNotFoundError,
@@ -75,19 +76,32 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/ask", "/ask/stream", "/search", "/documents", "/documents/{doc_id}", "/health", "/metrics"} <= set(paths)
     assert set(paths["/documents"]["post"]["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
-    assert client.get("/docs").status_code == 200
 
 
-def test_chat_page_is_served_with_its_own_assets_only(client: httpx.Client) -> None:
-    page = client.get("/")
+@pytest.mark.parametrize(
+    ("path", "assets"),
+    [
+        ("/", {"/static/app.js": "javascript", "/static/app.css": "text/css"}),
+        ("/docs", {"/static/docs.js": "javascript", "/swagger/swagger-ui-bundle.js": "javascript",
+                   "/swagger/swagger-ui.css": "text/css"}),
+    ],
+)
+def test_pages_are_served_with_their_own_assets_only_under_a_strict_policy(
+    client: httpx.Client, path: str, assets: dict[str, str]
+) -> None:
+    page = client.get(path)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert "http://" not in page.text and "https://" not in page.text
-    for asset, kind in (("/static/app.js", "javascript"), ("/static/app.css", "text/css")):
+    assert page.headers["content-security-policy"] == PAGE_POLICY
+    assert "script-src 'self';" in PAGE_POLICY and "unsafe-inline" not in PAGE_POLICY
+    assert "http://" not in page.text and "https://" not in page.text and "<script>" not in page.text
+    for asset, kind in assets.items():
+        assert f'"{asset}"' in page.text
         response = client.get(asset)
         assert response.status_code == 200 and kind in response.headers["content-type"]
-        assert "innerHTML" not in response.text
-    assert client.head("/").status_code == 200
+        if asset.startswith("/static/"):
+            assert "innerHTML" not in response.text
+    assert client.head(path).status_code == 200
+    assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page loads from a CDN: not served
 
 
 def test_api_key_guards_document_changes_but_not_questions(
