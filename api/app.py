@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from api.admission import AnswerQueue
 from api.deps import MAX_UPLOAD_BODY_BYTES
 from api.limits import BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.settings = settings
     app.state.service = service
     app.state.metrics = ApiMetrics()
+    app.state.answer_queue = AnswerQueue(settings.max_waiting_answers)
+    app.state.metrics.admitted.set_function(lambda: len(app.state.answer_queue))
     for router in (ask.router, search.router, documents.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from api.admission import AnswerQueue
 from api.metrics import ApiMetrics
 from api.openapi import ASK_KEY, WRITE_KEY
 from api.schemas import DocumentFields, DocumentIn
@@ -48,10 +49,15 @@ def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
 
 
+def get_answer_queue(request: Request) -> AnswerQueue:
+    return request.app.state.answer_queue
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CorpusDep = Annotated[Corpus, Depends(get_corpus)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+AnswerQueueDep = Annotated[AnswerQueue, Depends(get_answer_queue)]
 
 # Two names for the one key, so the schema can say which routes this server's settings lock.
 _write_bearer = HTTPBearer(

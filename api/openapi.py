@@ -30,7 +30,12 @@ _MEANING = {
     415: "A body in a media type this route does not take (or an upload that is not a .txt/.md text file).",
     422: "The body does not match the schema: malformed or non-UTF-8 JSON, a missing, unknown or mistyped "
     "field, a value out of range (integers are strict: `\"5\"` and `true` are not 5).",
-    503: "The index is missing or damaged, or a model is unavailable; the message says how to fix it.",
+    503: "The index is missing or damaged, or a model is unavailable (the message says how to fix it), or "
+    "RAG_MAX_WAITING_ANSWERS answers already wait for the model (`Retry-After` says when to try again).",
+}
+_HEADERS = {
+    503: {"headers": {"Retry-After": {"description": "Seconds to wait when the model is busy.",
+                                      "schema": {"type": "integer"}}}},
 }
 # The errors a request can meet before any route: a foreign Host; a cross-site write; a body too big or slow.
 _EVERY_ROUTE = (400,)
@@ -39,7 +44,8 @@ _WITH_A_BODY = (400, 403, 408, 413, 415, 422)
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The documented error responses of a route: each one is `{"detail": ...}`."""
-    return {code: {"model": ErrorOut, "description": _MEANING[code]} for code in sorted({*_EVERY_ROUTE, *codes})}
+    return {code: {"model": ErrorOut, "description": _MEANING[code], **_HEADERS.get(code, {})}
+            for code in sorted({*_EVERY_ROUTE, *codes})}
 
 
 def body_errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -6,12 +6,14 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Generator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import AnswererDep, AskAccess, MetricsDep
+from api.admission import Ticket
+from api.deps import AnswererDep, AnswerQueueDep, AskAccess, MetricsDep
 from api.metrics import ApiMetrics
 from api.openapi import STREAM_RESPONSE, body_errors
 from api.routing import CLIENT_CLOSED, JsonRoute
@@ -28,9 +30,10 @@ _DISCONNECT_POLL_S = 0.25
 
 
 @router.post("/ask", dependencies=[AskAccess], responses=body_errors(401, 503))
-def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
+def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep, queue: AnswerQueueDep) -> AnswerOut:
     """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
-    answer = answerer.ask(body.question, language=body.language, top_k=body.top_k)
+    with queue.turn() if answerer.generator is not None else nullcontext():
+        answer = answerer.ask(body.question, language=body.language, top_k=body.top_k)
     metrics.record_answer(answer)
     return AnswerOut.of(answer)
 
@@ -39,9 +42,13 @@ def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerO
     "/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse,
     responses={**STREAM_RESPONSE, **body_errors(401, 503)},
 )
-async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
+async def ask_stream(
+    body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep, queue: AnswerQueueDep
+) -> Response:
     """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
-    stream = _AnswerStream(answerer, body, metrics)
+    # A full line is a 503 now, before any event: the stream would otherwise start and then hang.
+    ticket = queue.admit() if answerer.generator is not None else None
+    stream = _AnswerStream(answerer, body, metrics, ticket)
     # Waiting for the first event before answering lets errors raised up front (bad input, missing
     # index) keep their own HTTP status instead of arriving inside a 200 stream.
     first = await stream.first(request)
@@ -68,16 +75,19 @@ _Item = AnswerEvent | _Failed | _Ended
 class _AnswerStream:
     """Runs the blocking `Answerer.stream` on its own thread and hands its events to the event loop."""
 
-    def __init__(self, answerer: Answerer, body: AskRequest, metrics: ApiMetrics) -> None:
+    def __init__(self, answerer: Answerer, body: AskRequest, metrics: ApiMetrics, ticket: Ticket | None) -> None:
         self.cancel = threading.Event()
         self.metrics = metrics
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._ticket = ticket
         metrics.generating.inc()
         threading.Thread(target=self._produce, args=(answerer, body), name="rag-answer-stream", daemon=True).start()
 
     def _produce(self, answerer: Answerer, body: AskRequest) -> None:
         try:
+            if self._ticket is not None and not self._ticket.wait(self.cancel):
+                return  # the client left while waiting for the model
             events = answerer.stream(body.question, language=body.language, top_k=body.top_k, cancel=self.cancel)
             try:
                 for event in events:
@@ -90,6 +100,8 @@ class _AnswerStream:
         except Exception as error:  # handed to the event loop, which answers with the right shape
             self._put(_Failed(error))
         finally:
+            if self._ticket is not None:
+                self._ticket.release()
             self.metrics.generating.dec()
             self._put(_Ended())
 
