@@ -10,7 +10,7 @@ export RAG_HOST ?= 127.0.0.1
 export RAG_PORT ?= 8000
 export RAG_INDEX_DIR ?= index
 
-.PHONY: install models index run test lint browser-deps bench clean
+.PHONY: install models index run test lint browser-deps bench fuzz clean
 
 # Reinstalls only when the pinned requirements change. torch first, CPU build, so nothing pulls CUDA.
 $(STAMP): pyproject.toml requirements/base.txt requirements/models.txt requirements/dev.txt
@@ -44,6 +44,11 @@ lint: install
 
 test: models browser-deps lint
 	$(BIN)/python -m pytest
+
+# The API fuzzing of the suite (tests/api/test_api_fuzz.py), with 20 times the examples; FUZZ_SEED varies it.
+FUZZ_EXAMPLES ?= 500
+fuzz: models
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/api/test_api_fuzz.py -s -q
 
 bench: models
 	$(BIN)/python bench/retrieval.py

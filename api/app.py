@@ -5,23 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, HTTPException, status
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
 
+from api.admission import AnswerQueue
 from api.deps import MAX_UPLOAD_BODY_BYTES
-from api.errors import on_http_error, on_rag_error, on_unexpected, on_validation_error
+from api.errors import on_client_gone, on_http_error, on_rag_error, on_unexpected, on_validation_error
+from api.limits import BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.openapi import install_schema
 from api.routes import ask, documents, openai_compat, search, system
-from api.routes.system import STATIC_DIR
-from api.schemas import ErrorOut
-from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, allowed_hosts
+from api.routes.system import STATIC_DIR, SWAGGER_DIR
+from api.security import CrossSiteWriteMiddleware, HostCheckMiddleware, PagePolicyMiddleware, allowed_hosts
 from rag import __version__
 from rag.config import Settings
 from rag.errors import RagError
@@ -29,11 +30,6 @@ from rag.service import Service, open_service
 
 log = logging.getLogger(__name__)
 
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422, 500, 503)
-}
-# Questions and queries are at most 2,000 characters: even fully \u-escaped JSON stays far below this.
-MAX_JSON_BODY_BYTES = 64 * 1024
 # A question with its history (24,000 characters at most), even fully \u-escaped.
 MAX_ASK_BODY_BYTES = 256 * 1024
 # Chat front-ends send the whole conversation each time (only its last turns are read).
@@ -48,17 +44,23 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         summary="Questions answered from French news articles, with verbatim cited snippets.",
         version=__version__,
         lifespan=_lifespan,
-        responses=_ERROR_RESPONSES,
+        docs_url=None,  # served by api/routes/system.py from local files, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = service
     app.state.metrics = ApiMetrics()
+    app.state.answer_queue = AnswerQueue(settings.max_waiting_answers)
+    app.state.metrics.admitted.set_function(lambda: len(app.state.answer_queue))
     for router in (ask.router, search.router, documents.router, openai_compat.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
+    install_schema(app, settings)
     app.add_exception_handler(RagError, on_rag_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected)
     limits = {
         "/documents": MAX_UPLOAD_BODY_BYTES,
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         "/ask/stream": MAX_ASK_BODY_BYTES,
         openai_compat.CHAT_COMPLETIONS: MAX_CHAT_BODY_BYTES,
     }
-    app.add_middleware(BodyLimitMiddleware, limits=limits)
+    app.add_middleware(BodyLimitMiddleware, limits=limits, seconds=settings.request_body_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(PagePolicyMiddleware)
     app.add_middleware(CrossSiteWriteMiddleware, trusted_origins=settings.cors_origins)
     app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts(settings))
     return app
@@ -94,42 +97,3 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     yield
 
-
-class BodyLimitMiddleware:
-    """Refuses request bodies over a per-path limit (413) while they arrive, before they fill memory.
-
-    The error is raised from `receive`, so it reaches the app's HTTPException handler as JSON.
-    """
-
-    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int = MAX_JSON_BODY_BYTES) -> None:
-        self.app = app
-        self.limits = limits
-        self.default = default
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limits.get(scope["path"], self.default)
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        announced = int(declared) if declared.isdigit() else 0
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            if announced > limit:
-                raise _too_large(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _too_large(limit)
-            return message
-
-        await self.app(scope, limited, send)
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE, detail=f"the request body is larger than {limit // 1024} KiB"
-    )

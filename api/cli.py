@@ -164,9 +164,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
 
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
-    # Models load before it listens (the app's lifespan); proxy headers are not trusted.
+    # Models and index load before it listens, here rather than in the app's lifespan: a missing model
+    # or a damaged index is then one line on stderr (`main`), not a traceback from uvicorn's start-up.
+    service = open_service(settings, missing_ok=True)
+    # Proxy headers are not trusted.
     uvicorn.run(
-        create_app(settings),
+        create_app(service=service),
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -291,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rag` console script."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # loading a model is no progress to report
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from api.admission import AnswerQueue
 from api.metrics import ApiMetrics
-from api.schemas import DocumentIn
+from api.openapi import ASK_KEY, WRITE_KEY
+from api.schemas import DocumentFields, DocumentIn
 from rag.answerer import Answerer
 from rag.config import Settings
 from rag.corpus import Corpus
@@ -35,9 +37,10 @@ from rag.ingest.markup import looks_binary
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quoting, around the text
+MAX_DOCUMENT_BODY_BYTES = MAX_DOCUMENT_BYTES + _ENVELOPE_BYTES  # what `read_document` reads at most
 # The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
 MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
-_FORM_FIELDS = ("doc_id", "title", "date", "source", "url", "author", "language")
+_FORM_FIELDS = tuple(DocumentFields.model_fields)
 
 
 def get_settings(request: Request) -> Settings:
@@ -56,13 +59,26 @@ def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
 
 
+def get_answer_queue(request: Request) -> AnswerQueue:
+    return request.app.state.answer_queue
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CorpusDep = Annotated[Corpus, Depends(get_corpus)]
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+AnswerQueueDep = Annotated[AnswerQueue, Depends(get_answer_queue)]
 
-_bearer = HTTPBearer(auto_error=False, description="The API key from RAG_API_KEY, when the server sets one.")
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# Two names for the one key, so the schema can say which routes this server's settings lock.
+_write_bearer = HTTPBearer(
+    scheme_name=WRITE_KEY, auto_error=False, description="RAG_API_KEY: required for document changes when set."
+)
+_ask_bearer = HTTPBearer(
+    scheme_name=ASK_KEY, auto_error=False,
+    description="RAG_API_KEY: required for questions, searches and reads when RAG_API_KEY_FOR_ASK is on.",
+)
+WriteBearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_write_bearer)]
+AskBearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_ask_bearer)]
 
 
 def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
@@ -78,12 +94,12 @@ def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | N
         )
 
 
-def require_write_key(settings: SettingsDep, credentials: BearerDep) -> None:
+def require_write_key(settings: SettingsDep, credentials: WriteBearerDep) -> None:
     """Document changes need the API key whenever the server has one."""
     _check_key(settings, credentials)
 
 
-def require_ask_key(settings: SettingsDep, credentials: BearerDep) -> None:
+def require_ask_key(settings: SettingsDep, credentials: AskBearerDep) -> None:
     """Questions and searches need the key only when RAG_API_KEY_FOR_ASK is on."""
     if settings.api_key_for_ask:
         _check_key(settings, credentials)
@@ -104,7 +120,7 @@ async def read_document(request: Request) -> FileContents:
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             detail="send the document as JSON ({\"text\": ...}) or as a multipart/form-data upload in field `file`",
         )
-    body = await _read_limited(request, MAX_DOCUMENT_BYTES + _ENVELOPE_BYTES)
+    body = await _read_limited(request, MAX_DOCUMENT_BODY_BYTES)
     if content_type == "application/json":
         return _from_json(body)
     return await _from_upload(request, body)
@@ -149,19 +165,23 @@ async def _from_upload(request: Request, body: bytes) -> FileContents:
         yield body
 
     try:
-        form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(_FORM_FIELDS)).parse()
+        parser = MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(_FORM_FIELDS))
+        form = await parser.parse()
     except MultiPartException as error:
-        raise InvalidInputError(f"malformed multipart upload: {error.message}") from None
+        raise _unlike_schema(f"malformed multipart upload: {error.message}") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise InvalidInputError("no file in the upload: send it in the multipart field `file`")
+        raise _unlike_schema("no file in the upload: send it in the multipart field `file`")
     try:
         content = await upload.read(MAX_DOCUMENT_BYTES + 1)
     finally:
         await form.close()
     if len(content) > MAX_DOCUMENT_BYTES:
         raise _too_large()
-    name = PurePath(PurePath(upload.filename or "").name)
+    filename = upload.filename or ""
+    if "/" in filename or "\\" in filename:
+        raise InvalidInputError(f"the file name {filename[:100]!r} holds a path: send the file's bare name")
+    name = PurePath(filename)
     try:
         kind = format_of(name)
     except InvalidInputError:
@@ -195,6 +215,11 @@ async def _from_upload(request: Request, body: bytes) -> FileContents:
         (document,) = contents.documents
         return replace(contents, documents=[override(document, fields)])
     return contents
+
+
+def _unlike_schema(detail: str) -> HTTPException:
+    """A body that does not match the route's schema: 422, as for JSON bodies."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
 def _in_body(error: ValidationError) -> list[dict[str, object]]:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from api.openai_wire import PREFIX as OPENAI_PREFIX
 from api.openai_wire import error_body
+from api.routing import CLIENT_CLOSED, documented_methods
 from rag.errors import (
     DocumentNotFoundError,
     GenerationError,
@@ -111,11 +112,26 @@ async def on_validation_error(request: Request, error: Exception) -> JSONRespons
 
 
 async def on_http_error(request: Request, error: Exception) -> Response:
-    if not isinstance(error, HTTPException) or not is_openai(request):
+    """An HTTPException in the request's protocol, with every documented method of the path in the
+    `Allow` of a 405."""
+    if not isinstance(error, HTTPException):
         return await http_exception_handler(request, error)  # type: ignore[arg-type]
+    headers = dict(error.headers or {})
+    if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        methods = documented_methods(request.app.openapi(), request.url.path)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    if not is_openai(request):
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
     return error_response(
-        request, error.status_code, str(error.detail), headers=error.headers, openai_code=getattr(error, "code", None)
+        request, error.status_code, str(error.detail), headers=headers, openai_code=getattr(error, "code", None)
     )
+
+
+async def on_client_gone(request: Request, error: Exception) -> Response:
+    """The client left while its body was arriving: nothing to answer, nothing went wrong here."""
+    log.info("%s %s: the client left before its request body arrived", request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def on_unexpected(request: Request, error: Exception) -> JSONResponse:

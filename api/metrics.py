@@ -37,6 +37,9 @@ class ApiMetrics:
         self.refusals = Counter(
             "rag_refusals", "Answers that declined, by reason.", ("abstain_reason",), registry=self.registry
         )
+        self.admitted = Gauge(
+            "rag_answers_admitted", "Answers being written by the model or waiting for it.", registry=self.registry
+        )
         self.generating = Gauge(
             "rag_streams_generating", "Streamed answers whose generation is still running.", registry=self.registry
         )

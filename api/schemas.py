@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources, Turn
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
@@ -19,7 +19,18 @@ from rag.store import CorpusIndex, StoredDocument
 
 MAX_SEARCH_K = 50
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
+# Exactly what the schema says (1-2,000 code points): a blank question matches it, and the answerer refuses it (400).
+Question = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUESTION_CHARS)]
+# Letters, digits, `_-.`, not only dots: `validate_doc_id`'s rule, written without look-ahead for generators.
+DOC_ID_PATTERN = r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one number type, and JSON Schema counts 5.0 as the integer 5; `"5"` and `true` stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Count = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class _Request(BaseModel):
@@ -54,9 +65,9 @@ class TurnIn(_Request):
 class AskRequest(_Filtered):
     """A question for `POST /ask` and `POST /ask/stream`, possibly a follow-up of earlier turns."""
 
-    question: Question = Field(description="The question, 1-2,000 characters once trimmed.")
+    question: Question = Field(description="The question, 1-2,000 characters, with a letter or digit.")
     language: LanguageChoice = Field("auto", description="Answer language; auto follows the question.")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="Passages retrieved before picking evidence.")
+    top_k: Count = Field(5, ge=1, le=MAX_TOP_K, strict=True, description="Passages retrieved before picking evidence.")
     history: list[TurnIn] = Field(
         default_factory=list,
         description=f"Earlier turns, oldest first; the last {MAX_TURNS} are read. Over {MAX_HISTORY_CHARS:,} "
@@ -70,21 +81,30 @@ class AskRequest(_Filtered):
 class SearchRequest(_Filtered):
     """A query for `POST /search`."""
 
-    query: Question = Field(description="Free text, 1-2,000 characters once trimmed.")
-    k: int = Field(5, ge=1, le=MAX_SEARCH_K, strict=True, description="Number of passages returned.")
+    query: Question = Field(description="Free text, 1-2,000 characters, with a letter or digit.")
+    k: Count = Field(5, ge=1, le=MAX_SEARCH_K, strict=True, description="Number of passages returned.")
 
 
-class DocumentIn(_Request):
-    """A document posted as JSON; absent fields are detected from the text (see `parse_document`)."""
+class DocumentFields(_Request):
+    """What may come with a document's text (JSON fields or upload form fields); absent ones are detected."""
 
-    text: str = Field(description="The article, plain text or Markdown (at most 2 MB in UTF-8).")
-    doc_id: str | None = Field(None, description="1-128 of letters, digits, `_-.`; default: a hash of the text.")
+    doc_id: str | None = Field(
+        None, max_length=128, pattern=DOC_ID_PATTERN,
+        description="1-128 of letters, digits, `_-.` (not only dots); default: a hash of the text, or the "
+        "uploaded file's name without its suffix.",
+    )
     title: str | None = Field(None, max_length=1000)
     date: str | None = Field(None, max_length=100, description="ISO 8601 publication date, e.g. 2025-11-05.")
     source: str | None = Field(None, max_length=1000, description="The site or outlet.")
     url: str | None = Field(None, max_length=MAX_URL_CHARS, description="Absolute http(s) URL of the article.")
     author: str | None = Field(None, max_length=1000)
     language: str | None = Field(None, max_length=35, description="Language tag the article declares, e.g. fr.")
+
+
+class DocumentIn(DocumentFields):
+    """A document posted as JSON (see `parse_document` for what is detected from the text)."""
+
+    text: str = Field(description="The article, plain text or Markdown (at most 2 MB in UTF-8).")
 
 
 class _Cited(BaseModel):
@@ -155,6 +175,12 @@ class SourcesOut(BaseModel):
     @classmethod
     def of(cls, sources: Sources) -> SourcesOut:
         return cls.model_validate(asdict(sources))
+
+
+class TokenOut(BaseModel):
+    """A `token` event of `POST /ask/stream`: the next piece of the answer as the model writes it."""
+
+    text: str
 
 
 class HitOut(_Cited):

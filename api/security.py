@@ -1,4 +1,5 @@
-"""What keeps other web pages off the API: unknown Host headers and cross-site writes are refused.
+"""What keeps other web pages off the API: unknown Host headers and cross-site writes are refused, and
+every HTML page runs under a strict Content-Security-Policy.
 
 Without an API key the write endpoints are open to anything that can reach the port, browser tabs
 included: a page can POST a multipart form with `mode: "no-cors"` (CORS hides the answer from it,
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from fastapi import status
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,11 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 ALL_INTERFACES = ("0.0.0.0", "::")
 _CROSS_SITE = ("cross-site", "same-site")
 _SHOWN_CHARACTERS = 100
+# Pages load only their own scripts and stylesheets (no inline script) and talk only to this server.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
 
 
 def allowed_hosts(settings: Settings) -> list[str]:
@@ -116,6 +122,27 @@ class CrossSiteWriteMiddleware:
         if origin is not None and origin.lower() != own:
             return f"Origin {_shown(origin)} is not this server ({_shown(own)})"
         return None
+
+
+class PagePolicyMiddleware:
+    """Adds PAGE_POLICY to every HTML response (the chat page, the API page, any page added later)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = PAGE_POLICY
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
 
 
 def _shown(header: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from api.admission import Ticket
 from api.metrics import ApiMetrics
 from rag.answer_types import AnswerEvent
 
@@ -25,9 +26,11 @@ EventSource = Callable[[threading.Event], Iterator[AnswerEvent]]
 class AnswerStream:
     """The events of one answer, produced on a worker thread, read with `first` then `rest`."""
 
-    def __init__(self, source: EventSource, metrics: ApiMetrics) -> None:
+    def __init__(self, source: EventSource, metrics: ApiMetrics, ticket: Ticket | None = None) -> None:
+        """`ticket`, when given, is this answer's place in the model's line: it starts once admitted."""
         self.cancel = threading.Event()
         self.metrics = metrics
+        self._ticket = ticket
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[AnswerEvent | _Failed | None] = asyncio.Queue()
         metrics.generating.inc()
@@ -35,6 +38,8 @@ class AnswerStream:
 
     def _produce(self, source: EventSource) -> None:
         try:
+            if self._ticket is not None and not self._ticket.wait(self.cancel):
+                return  # the client left while waiting for the model
             events = source(self.cancel)
             try:
                 for event in events:
@@ -47,6 +52,8 @@ class AnswerStream:
         except Exception as error:  # handed to the event loop, which answers with the right shape
             self._put(_Failed(error))
         finally:
+            if self._ticket is not None:
+                self._ticket.release()
             self.metrics.generating.dec()
             self._put(None)
 

@@ -23,7 +23,7 @@ from rag.answer_types import (
 )
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
-from rag.evidence import closest_passages, select_evidence
+from rag.evidence import closest_passages, select_evidence, shares_a_word
 from rag.filters import DocumentFilter
 from rag.followup import recent_turns, standalone_question
 from rag.generation.base import Generator
@@ -31,6 +31,7 @@ from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_
 from rag.prompting import build_messages
 from rag.rendering import as_of, render_figures
 from rag.retrieval import Evidence
+from rag.textnorm import unreadable
 from rag.verification import Verdict, check_quotes, has_mismatch, verify
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class Answerer:
         compose = _Composer(asked, language_code, related, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
-        if not evidence or evidence[0].score < RELEVANCE_THRESHOLD:
+        if not evidence or evidence[0].score < RELEVANCE_THRESHOLD or not shares_a_word(asked, hits):
             yield Final(compose.refusal("no_relevant_passage", self.model_name))
             return
         if self.generator is None:
@@ -242,8 +243,8 @@ def _validate(question: str, language: str, top_k: int) -> str:
         raise InvalidInputError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    if not any(char.isalnum() for char in question):
-        raise InvalidInputError("the question has no letters or digits")
+    if (problem := unreadable(question, "question")) is not None:
+        raise InvalidInputError(problem)
     if language not in LANGUAGE_CHOICES:
         raise InvalidInputError(f"unknown language {language!r}: use auto, fr or en")
     if not 1 <= top_k <= MAX_TOP_K:

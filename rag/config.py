@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host headers the API answers (JSON list, against DNS rebinding); empty derives them from host.",
     )
+    max_waiting_answers: int = Field(
+        4, ge=0, description="Answers that may wait for the model while it writes one; one more gets 503."
+    )
+    request_body_timeout_s: float = Field(
+        30.0, gt=0, description="Upper bound on receiving one request body; a slower client gets 408."
+    )
     api_key: str | None = Field(
         None, description="When set, document-changing endpoints require `Authorization: Bearer <key>`."
     )

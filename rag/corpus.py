@@ -44,13 +44,19 @@ class Corpus:
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder, *, missing_ok: bool = False) -> Corpus:
         """Load the index in `index_dir`, checking it was built by this embedder and chunking."""
-        indexer = Indexer(embedder)
         try:
             index = load_index(index_dir, embedder.model_id)
         except IndexMissingError:
             if not missing_ok:
                 raise
-            index = indexer.empty()
+            index = None
+        return cls.over(index_dir, embedder, index)
+
+    @classmethod
+    def over(cls, index_dir: Path, embedder: Embedder, index: CorpusIndex | None) -> Corpus:
+        """A corpus over an index already loaded from `index_dir` for this embedder's model (None: empty)."""
+        indexer = Indexer(embedder)
+        index = index if index is not None else indexer.empty()
         _check_chunking(index, indexer)
         return cls(index_dir, indexer, index)
 

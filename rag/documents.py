@@ -369,6 +369,8 @@ def parse_document(
     text = "\n\n".join(paragraphs)
     if not text:
         raise InvalidInputError(f"document {doc_id!r} has no text left after cleaning")
+    if not any(char.isalnum() for char in text):
+        raise InvalidInputError(f"document {doc_id!r} has no letters or digits: nothing in it can be searched")
     return Document(
         doc_id=doc_id,
         title=given["title"] or detected_title or _title_from(text),

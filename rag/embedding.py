@@ -38,8 +38,7 @@ class Embedder:
                 "set RAG_EMBEDDING_MODEL to a local sentence-transformers folder or unset it "
                 "and run `rag models prepare`"
             ) from exc
-        provenance = read_provenance(Path(model)) if Path(model).is_dir() else None
-        self.model_id: str = provenance["model_id"] if provenance else model
+        self.model_id: str = model_id_of(model)
         dimension = self._model.get_embedding_dimension()
         if not dimension:
             raise ModelUnavailableError(f"embedding model {model!r} does not declare its output dimension")
@@ -51,12 +50,7 @@ class Embedder:
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
         """The configured model, or the bundled e5-small prepared under `settings.cache_dir`."""
-        if settings.embedding_model:
-            return cls(settings.embedding_model)
-        folder = Path(settings.cache_dir) / FOLDER_NAME
-        if read_provenance(folder) is None:
-            raise ModelUnavailableError(f"the embedding model is not prepared in {folder}; run `rag models prepare`")
-        return cls(str(folder))
+        return cls(configured_model(settings))
 
     def embed_passages(self, texts: Sequence[str], *, show_progress: bool = False, batch_size: int = 32) -> np.ndarray:
         """Vectors for texts to be indexed, shape (len(texts), dimension)."""
@@ -88,3 +82,19 @@ class Embedder:
             normalize_embeddings=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def configured_model(settings: Settings) -> str:
+    """Where the configured model is (a folder or a name), without loading it."""
+    if settings.embedding_model:
+        return settings.embedding_model
+    folder = Path(settings.cache_dir) / FOLDER_NAME
+    if read_provenance(folder) is None:
+        raise ModelUnavailableError(f"the embedding model is not prepared in {folder}; run `rag models prepare`")
+    return str(folder)
+
+
+def model_id_of(model: str) -> str:
+    """The id an index records for `model`: a prepared folder's original model id, else the name given."""
+    provenance = read_provenance(Path(model)) if Path(model).is_dir() else None
+    return provenance["model_id"] if provenance else model

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
+from rag.lexical import STOPWORDS
 from rag.retrieval import Evidence, Hit
+from rag.textnorm import fold
+
+_WORD = re.compile(r"\w+")
+# Words compare by their first five letters: inflections and French/English cognates agree there
+# ("milliards"/"milliard", "capacity"/"capacité"), where stemmers of two languages do not ("OpenAI").
+_PREFIX = 5
 
 
 def select_evidence(hits: Sequence[Hit], limit: int) -> list[Evidence]:
@@ -16,6 +24,22 @@ def select_evidence(hits: Sequence[Hit], limit: int) -> list[Evidence]:
 def closest_passages(hits: Sequence[Hit], limit: int) -> list[Evidence]:
     """Each hit's best sentence, in retrieval order, distinct: what a refusal shows as related."""
     return _distinct(hit.sentences[0] for hit in hits if hit.sentences)[:limit]
+
+
+def shares_a_word(question: str, hits: Sequence[Hit]) -> bool:
+    """Whether a content word of the question (not a stop word; 3+ letters, or a number) is in a hit or its title.
+
+    A question sharing no word with anything retrieved is about something else, however close its
+    vector lands: nonsense ("asdkjh qwpoeiru") and bare function words ("a", "What is it?") still
+    embed near some passage at cosine 0.85. On the gold set every answerable question shares one.
+    """
+    asked = _content_prefixes(question)
+    return any(asked & _content_prefixes(f"{hit.title} {hit.text}") for hit in hits)
+
+
+def _content_prefixes(text: str) -> set[str]:
+    words = _WORD.findall(fold(text))
+    return {word[:_PREFIX] for word in words if (len(word) >= 3 or word.isdigit()) and word not in STOPWORDS}
 
 
 def _distinct(items: Iterable[Evidence]) -> list[Evidence]:

@@ -29,7 +29,7 @@ B = 0.75
 _STEMMERS: dict[LanguageCode, str] = {"fr": "french", "en": "english"}
 # Both lists apply to every text: an English question over French articles must not match on "the"
 # any more than on "le", and elided French articles ("l'", "d'") become single letters we drop.
-_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_FRENCH)
+STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_FRENCH)
 _WORD = re.compile(r"\w+")
 _EMPTY = "\u2205"  # stands for a chunk with no indexable word, so it still counts as a BM25 document
 
@@ -44,7 +44,7 @@ def analyze(text: str, language: LanguageCode) -> list[str]:
     words = [
         word
         for word in _WORD.findall(text.casefold())
-        if word not in _STOPWORDS and (len(word) > 1 or word.isdigit())
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit())
     ]
     return [fold(stem) for stem in _stemmer(language).stemWords(words)]
 

@@ -20,6 +20,7 @@ from rag.language import LanguageCode, detect_language
 from rag.lexical import bm25_scores
 from rag.segment import Segment
 from rag.store import CorpusIndex
+from rag.textnorm import unreadable
 from rag.timeframe import Timeframe, read_timeframe
 
 # Three rankings are fused by a weighted sum of normalised scores: chunk cosine (min-max over the
@@ -115,6 +116,8 @@ def retrieve(
     query = query.strip()
     if not query:
         raise InvalidInputError("the query is empty")
+    if (problem := unreadable(query, "query")) is not None:
+        raise InvalidInputError(problem)
     if k < 1:
         raise InvalidInputError(f"k must be at least 1, got {k}")
     if mode not in MODES:

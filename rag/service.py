@@ -35,15 +35,30 @@ def open_corpus(
     missing_ok: bool = False,
     rebuild: bool = False,
 ) -> Corpus:
-    """The corpus in `index_dir` (default `settings.index_dir`); `rebuild` starts it afresh."""
-    from rag.corpus import Corpus
-    from rag.embedding import Embedder
+    """The corpus in `index_dir` (default `settings.index_dir`); `rebuild` starts it afresh.
 
-    embedder = embedder if embedder is not None else Embedder.from_settings(settings)
+    The index is read before the model loads: a damaged one is reported in a second, not after it.
+    """
+    from rag.corpus import Corpus
+    from rag.embedding import Embedder, configured_model, model_id_of
+    from rag.errors import IndexMissingError
+    from rag.store import load_index
+
     folder = index_dir if index_dir is not None else settings.index_dir
     if rebuild:
-        return Corpus.rebuild(folder, embedder)
-    return Corpus.open(folder, embedder, missing_ok=missing_ok)
+        return Corpus.rebuild(folder, embedder if embedder is not None else Embedder.from_settings(settings))
+    if embedder is not None:
+        model_id, load = embedder.model_id, lambda: embedder
+    else:
+        model = configured_model(settings)
+        model_id, load = model_id_of(model), lambda: Embedder(model)
+    try:
+        index = load_index(folder, model_id)
+    except IndexMissingError:
+        if not missing_ok:
+            raise
+        index = None
+    return Corpus.over(folder, load(), index)
 
 
 def open_answerer(settings: Settings, corpus: Corpus) -> Answerer:

@@ -1,4 +1,5 @@
-"""Text normalisation shared by answer verification and evaluation: folding and number values."""
+"""Text normalisation shared by answer verification and evaluation (folding, number values), and the
+checks a question must pass to be worth reading (a letter or digit, no control character)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,19 @@ _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 # A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768,
 # and "14, 000" as small models sometimes write it.
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,? [\u00a0\u202f]?\d{3}|[\u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
+
+
+def unreadable(text: str, what: str) -> str | None:
+    """Why `text` (a question, a query) cannot be read, or None: no letter or digit, or a control character.
+
+    Tabs and line breaks are text; NUL and the other C0/C1 controls never are in what a person types.
+    """
+    if not any(char.isalnum() for char in text):
+        return f"the {what} has no letters or digits"
+    control = next((char for char in text if unicodedata.category(char) == "Cc" and char not in "\t\n\r"), None)
+    if control is not None:
+        return f"the {what} contains the control character U+{ord(control):04X}"
+    return None
 
 
 def fold(text: str) -> str:

@@ -9,8 +9,18 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 ENDLESS = object()  # a reply that never ends by itself: only a cancel stops it
+
+
+@dataclass(frozen=True)
+class Held:
+    """A reply the model writes only once the test sets `release`: it stays busy until then."""
+
+    reply: str
+    started: threading.Event = field(default_factory=threading.Event)  # set when the model began
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 class ScriptedGenerator:
@@ -24,7 +34,7 @@ class ScriptedGenerator:
         self.cancelled = threading.Event()  # set when a stream noticed its cancel and stopped
 
     def enqueue(self, *replies: str | list[str] | Exception | object) -> None:
-        """Queue replies: a string is one piece, a list several pieces, an exception is raised."""
+        """Queue replies: a string is one piece, a list several pieces, an exception is raised, a Held waits."""
         self._replies.extend([reply] if isinstance(reply, str) else reply for reply in replies)
 
     def stream(
@@ -42,6 +52,11 @@ class ScriptedGenerator:
         reply = self._replies.popleft()
         if isinstance(reply, Exception):
             raise reply
+        if isinstance(reply, Held):
+            reply.started.set()
+            if not reply.release.wait(120):
+                raise AssertionError("the test never released a held reply")
+            reply = [reply.reply]
         pieces = _endless() if reply is ENDLESS else iter(reply)  # type: ignore[call-overload]
         for piece in pieces:
             if cancel is not None and cancel.is_set():

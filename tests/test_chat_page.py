@@ -300,3 +300,65 @@ def test_a_follow_up_reads_the_thread_and_says_discreetly_how_it_was_understood(
     ask(page, "Et sur combien d'années ?")
     expect(page.locator("#standalone")).to_be_hidden()  # a new thread: nothing to lean on
     assert "sept ans" not in page.locator("#answer").text_content()
+
+
+def test_the_api_page_renders_from_local_files_under_the_page_policy(browser, site: str) -> None:
+    """Swagger UI at /docs: every file from this server (it is blank offline otherwise), no CSP violation."""
+    page = browser.new_page(viewport=DESKTOP)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("request", lambda request: problems.append(f"request to {request.url}")
+            if not request.url.startswith((site, "data:")) else None)
+    try:
+        page.goto(site + "/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=60_000)
+        paths = page.locator(".opblock-summary-path").all_text_contents()
+        assert {"/ask", "/ask/stream", "/search", "/documents", "/documents/{doc_id}"} <= {p.strip() for p in paths}
+        shoot(page, "api-docs")
+    finally:
+        page.close()
+    assert problems == []
+
+
+# Stored XSS: an article whose title and text hold markup and script, as a hostile upload would.
+XSS_ID = "xss-telepherique"
+XSS_TITLE = 'Téléphérique <img src=x onerror="window.__pwned=\'title\'"><script>window.__pwned="title-script"</script>'
+XSS_TEXT = (
+    "Le téléphérique de Vaulx-Sainte-Ombeline a coûté 47 millions d'euros "
+    "<img src=x onerror=\"window.__pwned='img';alert(1)\"> selon la mairie "
+    "<script>window.__pwned='script'</script>.\n\n"
+    "Les horaires sont sur <a href=\"javascript:window.__pwned='link'\">le site de la ligne</a> "
+    "et la ligne a transporté 1 800 voyageurs <svg onload=\"window.__pwned='svg'\"></svg> le premier jour."
+)
+MARKUP = "img, script, svg, iframe, object, a[href^='javascript']"
+
+
+@pytest.fixture
+def hostile_article(site: str) -> Iterator[None]:
+    with httpx.Client(base_url=site, timeout=120) as http:
+        response = http.post("/documents", json={"doc_id": XSS_ID, "title": XSS_TITLE, "text": XSS_TEXT})
+        assert response.status_code == 201, response.text
+        assert http.get(f"/documents/{XSS_ID}").json()["text"] == XSS_TEXT  # stored as given
+        yield
+        assert http.delete(f"/documents/{XSS_ID}").status_code == 200
+
+
+def test_markup_in_a_stored_article_is_shown_as_text_and_never_runs(open_page, hostile_article) -> None:
+    page = open_page(DESKTOP)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    ask(page, "Combien a coûté le téléphérique de Vaulx-Sainte-Ombeline ?")
+    assert page.locator("body").get_attribute("data-state") == "answered"
+    answer = page.locator("#answer").text_content()
+    assert "47 millions" in answer and "<img src=x onerror=" in answer  # the quote, markup as text
+    card = page.locator(f"#sources .card[data-doc-id='{XSS_ID}']").first
+    assert card.locator(".card-title").text_content() == XSS_TITLE
+    assert "<script>" in card.locator(".snippet").text_content()
+    card.click()
+    page.locator("#context-mark").wait_for(state="visible")
+    assert page.locator("#context-title").text_content() == XSS_TITLE
+    assert page.locator("#context-body").text_content() == XSS_TEXT
+    shoot(page, "desktop-stored-xss")
+    assert page.locator(f":is(#result, #sources, #context) :is({MARKUP})").count() == 0, "nothing renders as markup"
+    assert page.evaluate("window.__pwned") is None and dialogs == []

@@ -138,3 +138,66 @@ def test_chat_answers_a_follow_up_from_the_thread(indexed, tmp_path):
     assert "sept ans" in answers[1] and OPENAI in answers[1]
     assert "understood as" not in answers[3], "/new started a new thread"
     assert "rag: error: the question has no letters or digits" in result.stderr, "a bad question, not the end"
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip(path: Path, offset: int = 40, count: int = 8) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[offset : offset + count] = bytes(byte ^ 0xFF for byte in raw[offset : offset + count])
+    path.write_bytes(bytes(raw))
+
+
+def _segment(live: Path) -> Path:
+    """The live generation's (only) segment."""
+    (name,) = json.loads((live / "manifest.json").read_text())["segments"]
+    return live.parent.parent / "segments" / name
+
+
+# Each damage is done to the live generation (or its segment) of a copy of the seed index.
+DAMAGES = {
+    "truncated vector file": lambda live: _truncate(_segment(live) / "embeddings.npy"),
+    "garbage manifest": lambda live: (live / "manifest.json").write_bytes(b"\x00\xff{garbage"),
+    "missing FAISS file": lambda live: (_segment(live) / "dense.faiss").unlink(),
+    "flipped bytes in the BM25 vocabulary": lambda live: _flip(_segment(live) / "lexical_terms.json"),
+    "flipped bytes in a BM25 array header": lambda live: _flip(_segment(live) / "lexical.npz", 20),
+    "current names a deleted generation": lambda live: shutil.rmtree(live),
+}
+COMMANDS = {"search": ["search", "OpenAI AWS"], "serve": ["serve", "--host", "127.0.0.1", "--port", "0"]}
+
+
+@pytest.fixture(scope="module")
+def damaged_runs(seed_index_dir: Path, tmp_path_factory) -> dict[tuple[str, str], subprocess.CompletedProcess[str]]:
+    """`rag search` and `rag serve` on each damaged index, all started at once (each loads the models)."""
+    started = {}
+    for damage, harm in DAMAGES.items():
+        index_dir = tmp_path_factory.mktemp("damaged") / "index"
+        shutil.copytree(seed_index_dir, index_dir, symlinks=True)
+        harm((index_dir / "current").resolve())
+        env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_GENERATOR": "extractive", "HF_HUB_OFFLINE": "1"}
+        for command, args in COMMANDS.items():
+            started[damage, command] = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", *args], env=env, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+    runs = {}
+    for key, process in started.items():
+        try:
+            stdout, stderr = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:  # a server that started on a damaged index: the failure shows below
+            process.kill()
+            stdout, stderr = process.communicate()
+        runs[key] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return runs
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_index_stops_the_command_with_the_rebuild_line(damaged_runs, damage: str, command: str) -> None:
+    result = damaged_runs[damage, command]
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # one line: nothing else on stderr
+    assert result.stderr.startswith("rag: error: ") and "rag index --rebuild" in result.stderr

@@ -218,6 +218,13 @@ def test_empty_after_cleaning_is_refused(tmp_path: Path, raw: str) -> None:
         load_document(path)
 
 
+@pytest.mark.parametrize("raw", ["😀 🎉 👍", "\u202e\u202d", "\u200c\u200d\u2060", "?!?! ...;;;", "\u0301\u0302"])
+def test_a_text_without_letters_or_digits_is_refused(raw: str) -> None:
+    """Nothing in it could match a question: it would only add a chunk that retrieval returns for anything."""
+    with pytest.raises(InvalidInputError, match="no letters or digits"):
+        parse_document(raw, "signs")
+
+
 def test_file_name_that_is_not_a_valid_id_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "mon article.txt"
     path.write_text("Texte.", encoding="utf-8")

@@ -2,60 +2,59 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import nullcontext
 
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import AnswererDep, AskAccess, MetricsDep
+from api.deps import AnswererDep, AnswerQueueDep, AskAccess, MetricsDep
 from api.metrics import ApiMetrics
-from api.schemas import AnswerOut, AskRequest, SourcesOut
+from api.openapi import STREAM_RESPONSE, body_errors
+from api.routing import CLIENT_CLOSED, JsonRoute
+from api.schemas import AnswerOut, AskRequest, ErrorOut, SourcesOut, TokenOut
 from api.streaming import AnswerStream
 from rag.answer_types import AnswerEvent, Final, Sources, Token
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["questions"])
-
-_STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "`text/event-stream`: one `sources` event (the evidence being read, as soon as retrieval "
-        "is done), `token` events (`{\"text\": piece}`) while the model writes, then one `answer` event (the "
-        "same object as `POST /ask`), then `done`. A failure after the stream has started arrives as an "
-        "`error` event (`{\"detail\": ...}`).",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
-}
-_CLIENT_CLOSED = 499  # nginx's status for "the client went away before the answer"
+router = APIRouter(tags=["questions"], route_class=JsonRoute)
 
 
-@router.post("/ask", dependencies=[AskAccess])
-def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep) -> AnswerOut:
+@router.post("/ask", dependencies=[AskAccess], responses=body_errors(401, 503))
+def ask(body: AskRequest, answerer: AnswererDep, metrics: MetricsDep, queue: AnswerQueueDep) -> AnswerOut:
     """Answer a question from the indexed articles, citing verbatim snippets, or decline."""
-    answer = answerer.ask(
-        body.question, history=body.turns(), language=body.language, top_k=body.top_k, where=body.document_filter()
-    )
+    where = body.document_filter()
+    with queue.turn() if answerer.generator is not None else nullcontext():
+        answer = answerer.ask(body.question, history=body.turns(), language=body.language, top_k=body.top_k,
+                              where=where)
     metrics.record_answer(answer)
     return AnswerOut.of(answer)
 
 
-@router.post("/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse, responses=_STREAM_DOC)
-async def ask_stream(body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep) -> Response:
+@router.post(
+    "/ask/stream", dependencies=[AskAccess], response_class=EventSourceResponse,
+    responses={**STREAM_RESPONSE, **body_errors(401, 503)},
+)
+async def ask_stream(
+    body: AskRequest, request: Request, answerer: AnswererDep, metrics: MetricsDep, queue: AnswerQueueDep
+) -> Response:
     """Stream the answer as Server-Sent Events; closing the connection stops the generation."""
     where = body.document_filter()
+    # A full line is a 503 now, before any event: the stream would otherwise start and then hang.
+    ticket = queue.admit() if answerer.generator is not None else None
     stream = AnswerStream(
         lambda cancel: answerer.stream(
             body.question, history=body.turns(), language=body.language, top_k=body.top_k, cancel=cancel, where=where
         ),
         metrics,
+        ticket,
     )
     first = await stream.first(request)
     if first is None:
-        return Response(status_code=_CLIENT_CLOSED)
+        return Response(status_code=CLIENT_CLOSED)
     return EventSourceResponse(_events(first, stream), ping=10)
 
 
@@ -67,10 +66,10 @@ async def _events(first: AnswerEvent, stream: AnswerStream) -> AsyncIterator[Ser
             yield _event(event, stream.metrics)
         yield ServerSentEvent(event="done", data="{}")
     except RagError as error:
-        yield ServerSentEvent(event="error", data=json.dumps({"detail": str(error)}, ensure_ascii=False))
+        yield ServerSentEvent(event="error", data=ErrorOut(detail=str(error)).model_dump_json())
     except Exception:
         log.exception("answer stream failed")
-        yield ServerSentEvent(event="error", data=json.dumps({"detail": "internal error"}))
+        yield ServerSentEvent(event="error", data=ErrorOut(detail="internal error").model_dump_json())
 
 
 def _event(event: AnswerEvent, metrics: ApiMetrics) -> ServerSentEvent:
@@ -78,7 +77,7 @@ def _event(event: AnswerEvent, metrics: ApiMetrics) -> ServerSentEvent:
         case Sources():
             return ServerSentEvent(event="sources", data=SourcesOut.of(event).model_dump_json())
         case Token(text):
-            return ServerSentEvent(event="token", data=json.dumps({"text": text}, ensure_ascii=False))
+            return ServerSentEvent(event="token", data=TokenOut(text=text).model_dump_json())
         case Final(answer):
             metrics.record_answer(answer)
             return ServerSentEvent(event="answer", data=AnswerOut.of(answer).model_dump_json())

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AskAccess, CorpusDep, DocumentUpload, WriteAccess
+from api.openapi import body_errors, errors
 from api.schemas import (
     DocumentDeleted,
     DocumentDetail,
+    DocumentFields,
     DocumentIn,
     DocumentSummary,
     DocumentWritten,
@@ -18,6 +22,14 @@ from api.schemas import (
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 _FILE_HELP = "an article (.txt, .md, .html, .htm), a feed (.xml, .rss, .atom) or an export (.jsonl); 2 MB at most"
+
+def _form_field(name: str) -> dict[str, Any]:
+    """A multipart form field with the constraints of the same JSON field (a text value, never null)."""
+    described = DocumentFields.model_json_schema()["properties"][name]
+    text = next(option for option in described["anyOf"] if option.get("type") == "string")
+    return {**text, **{key: described[key] for key in ("description",) if key in described}}
+
+
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -29,14 +41,9 @@ _UPLOAD_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": _FILE_HELP},
-                        "doc_id": {"type": "string", "description": "default: the file name without its suffix"},
-                        "title": {"type": "string"},
-                        "date": {"type": "string"},
-                        "source": {"type": "string"},
-                        "url": {"type": "string"},
-                        "author": {"type": "string"},
-                        "language": {"type": "string"},
+                        **{name: _form_field(name) for name in DocumentFields.model_fields},
                     },
+                    "additionalProperties": False,
                 }
             },
         },
@@ -44,20 +51,23 @@ _UPLOAD_BODY = {
 }
 
 
-@router.get("", dependencies=[AskAccess])
+@router.get("", dependencies=[AskAccess], responses=errors(401))
 def list_documents(corpus: CorpusDep) -> list[DocumentSummary]:
     """Every indexed document, sorted by id, without its text."""
     return DocumentSummary.listing(corpus.snapshot)
 
 
-@router.get("/{doc_id}", dependencies=[AskAccess])
+@router.get("/{doc_id}", dependencies=[AskAccess], responses=errors(401, 404))
 def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
     """One document with its cleaned text, the reference for every `start`/`end` offset."""
     snapshot = corpus.snapshot
     return DocumentDetail.of(corpus.document(doc_id), snapshot.chunk_counts.get(doc_id, 0))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAccess], openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, dependencies=[WriteAccess], openapi_extra=_UPLOAD_BODY,
+    responses=body_errors(401, 503),
+)
 async def add_document(upload: DocumentUpload, corpus: CorpusDep) -> DocumentWritten:
     """Add or replace documents (JSON, or an upload of any accepted format); searchable once this returns."""
     report = await run_in_threadpool(corpus.upsert, upload.documents)
@@ -75,7 +85,7 @@ async def add_document(upload: DocumentUpload, corpus: CorpusDep) -> DocumentWri
     )
 
 
-@router.delete("/{doc_id}", dependencies=[WriteAccess])
+@router.delete("/{doc_id}", dependencies=[WriteAccess], responses=errors(401, 403, 404, 503))
 def delete_document(doc_id: str, corpus: CorpusDep) -> DocumentDeleted:
     """Remove a document from both the dense and the lexical index."""
     return DocumentDeleted(deleted=doc_id, indexed=IndexingOut.of(corpus.delete(doc_id)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,7 +13,8 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AnswererDep, AskAccess, CorpusDep, MetricsDep
+from api.admission import AnswerQueue
+from api.deps import AnswererDep, AnswerQueueDep, AskAccess, CorpusDep, MetricsDep
 from api.errors import status_of
 from api.openai_wire import (
     MODEL_ID,
@@ -36,9 +38,11 @@ from api.openai_wire import (
     now,
 )
 from api.streaming import AnswerStream
-from rag.answer_types import AnswerEvent, Final
+from rag.answer_types import Answer, AnswerEvent, Final
+from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.errors import RagError
+from rag.followup import Turn
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,12 @@ def models() -> ModelList:
 
 @router.post("/chat/completions", dependencies=[AskAccess], response_model=ChatCompletion, responses=_STREAM_DOC)
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, answerer: AnswererDep, corpus: CorpusDep, metrics: MetricsDep
+    body: ChatCompletionRequest,
+    request: Request,
+    answerer: AnswererDep,
+    corpus: CorpusDep,
+    metrics: MetricsDep,
+    queue: AnswerQueueDep,
 ) -> Response:
     """Answer the last user message from the indexed articles, with [n] markers, a source list and `citations`."""
     if body.model != MODEL_ID:
@@ -75,18 +84,25 @@ async def chat_completions(
     question, history = conversation_of(body)
     ident, created = completion_id(), now()
     if not body.stream:
-        answer = await run_in_threadpool(lambda: answerer.ask(question, history=history))
+        answer = await run_in_threadpool(_ask_in_line, answerer, queue, question, history)
         metrics.record_answer(answer)
         message = AssistantMessage(content=answer_text(answer, corpus.snapshot.documents))
         completion = ChatCompletion(
             id=ident, created=created, choices=[Choice(message=message)], citations=citations_of(answer)
         )
         return JSONResponse(completion.model_dump(mode="json"))
-    stream = AnswerStream(lambda cancel: answerer.stream(question, history=history, cancel=cancel), metrics)
+    ticket = queue.admit() if answerer.generator is not None else None  # a full line is a 503 now
+    stream = AnswerStream(lambda cancel: answerer.stream(question, history=history, cancel=cancel), metrics, ticket)
     first = await stream.first(request)
     if first is None:
         return Response(status_code=_CLIENT_CLOSED)
     return EventSourceResponse(_chunks(first, stream, corpus, ident, created), ping=10)
+
+
+def _ask_in_line(answerer: Answerer, queue: AnswerQueue, question: str, history: list[Turn]) -> Answer:
+    """The answer, once the model's line lets this request through (at once in extractive mode)."""
+    with queue.turn() if answerer.generator is not None else nullcontext():
+        return answerer.ask(question, history=history)
 
 
 async def _chunks(

@@ -47,8 +47,10 @@ def serve(settings: Settings, embedder: Embedder) -> ThreadServer:
 
 @pytest.fixture(scope="session")
 def api_server(api_index_dir: Path, embedder: Embedder) -> Iterator[ThreadServer]:
-    """The main server: extractive answers; an API key guards document changes but not questions."""
-    settings = Settings(index_dir=api_index_dir, generator="extractive", api_key=API_KEY, api_key_for_ask=False)
+    """The main server: extractive answers; an API key guards document changes but not questions; a body
+    must arrive within 2 s."""
+    settings = Settings(index_dir=api_index_dir, generator="extractive", api_key=API_KEY, api_key_for_ask=False,
+                        request_body_timeout_s=2)
     with serve(settings, embedder) as server:
         yield server
 

@@ -121,9 +121,9 @@ def test_stream_refusal_is_an_answer_event(client: httpx.Client) -> None:
 
 def test_stream_rejects_bad_input_with_a_status_not_a_stream(client: httpx.Client) -> None:
     response = client.post("/ask/stream", json={"question": "   "})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
-    assert "question" in response.json()["detail"]
+    assert "question is empty" in response.json()["detail"]
 
 
 @pytest.mark.llm
@@ -237,3 +237,11 @@ def test_a_bad_history_is_refused(client: httpx.Client, history: object, status:
         response = client.post(path, json={"question": "Et Oracle ?", "history": history})
         assert response.status_code == status, response.text
         assert words in response.json()["detail"]
+
+
+@pytest.mark.parametrize("question", ["asdkjh qwpoeiru zxmcnv", "a", "What is it?", "Qu'est-ce que c'est ?"])
+def test_a_question_sharing_no_word_with_the_articles_is_refused(client: httpx.Client, question: str) -> None:
+    """Nonsense embeds near some passage (cosine 0.85): that alone is no evidence."""
+    body = client.post("/ask", json={"question": question}).json()
+    check_answer(body, client)
+    assert body["abstained"] and body["abstain_reason"] == "no_relevant_passage"

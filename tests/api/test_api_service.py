@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.errors import STATUS_OF, describe_validation, status_of
+from api.security import PAGE_POLICY
 from rag.config import Settings
 from rag.errors import (
     DocumentNotFoundError,
@@ -76,19 +77,32 @@ def test_openapi_documents_every_endpoint(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/ask", "/ask/stream", "/search", "/documents", "/documents/{doc_id}", "/health", "/metrics"} <= set(paths)
     assert set(paths["/documents"]["post"]["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
-    assert client.get("/docs").status_code == 200
 
 
-def test_chat_page_is_served_with_its_own_assets_only(client: httpx.Client) -> None:
-    page = client.get("/")
+@pytest.mark.parametrize(
+    ("path", "assets"),
+    [
+        ("/", {"/static/app.js": "javascript", "/static/app.css": "text/css"}),
+        ("/docs", {"/static/docs.js": "javascript", "/swagger/swagger-ui-bundle.js": "javascript",
+                   "/swagger/swagger-ui.css": "text/css"}),
+    ],
+)
+def test_pages_are_served_with_their_own_assets_only_under_a_strict_policy(
+    client: httpx.Client, path: str, assets: dict[str, str]
+) -> None:
+    page = client.get(path)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert "http://" not in page.text and "https://" not in page.text
-    for asset, kind in (("/static/app.js", "javascript"), ("/static/app.css", "text/css")):
+    assert page.headers["content-security-policy"] == PAGE_POLICY
+    assert "script-src 'self';" in PAGE_POLICY and "unsafe-inline" not in PAGE_POLICY
+    assert "http://" not in page.text and "https://" not in page.text and "<script>" not in page.text
+    for asset, kind in assets.items():
+        assert f'"{asset}"' in page.text
         response = client.get(asset)
         assert response.status_code == 200 and kind in response.headers["content-type"]
-        assert "innerHTML" not in response.text
-    assert client.head("/").status_code == 200
+        if asset.startswith("/static/"):
+            assert "innerHTML" not in response.text
+    assert client.head(path).status_code == 200
+    assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page loads from a CDN: not served
 
 
 def test_api_key_guards_document_changes_but_not_questions(
@@ -142,7 +156,7 @@ def test_without_a_key_anyone_may_write_and_cors_allows_the_configured_origin(op
 
 BAD_REQUESTS = [
     ("post", "/ask", {"json": {"question": ""}}, 422, "question"),
-    ("post", "/ask", {"json": {"question": "   \n  "}}, 422, "question"),
+    ("post", "/ask", {"json": {"question": "   \n  "}}, 400, "question is empty"),
     ("post", "/ask", {"json": {"question": LONG}}, 422, "2000"),
     ("post", "/ask", {"json": {"question": 12}}, 422, "question"),
     ("post", "/ask", {"json": {"question": "Amazon ?", "language": "de"}}, 422, "language"),
@@ -227,3 +241,30 @@ def test_unexpected_and_domain_errors_become_json_without_a_traceback(tmp_path) 
     stale_response = http.get("/stale-index")
     assert stale_response.status_code == 503
     assert stale_response.json() == {"detail": "index was built with model X; run `rag index --rebuild`"}
+
+
+def test_the_schema_documents_each_stream_event_and_only_the_keys_the_settings_require() -> None:
+    def secured(settings: Settings) -> set[str]:
+        paths = create_app(settings).openapi()["paths"]
+        return {f"{method.upper()} {path}" for path, ops in paths.items() for method, op in ops.items()
+                if op.get("security")}
+
+    schema = create_app(Settings()).openapi()
+    stream = schema["paths"]["/ask/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    events = {event["properties"]["event"]["const"]: event["properties"]["data"] for event in stream["oneOf"]}
+    assert list(events) == ["sources", "token", "answer", "done", "error"]
+    assert events["answer"]["contentSchema"] == {"$ref": "#/components/schemas/AnswerOut"}
+    assert {"SourcesOut", "TokenOut", "CitationOut"} <= set(schema["components"]["schemas"])
+    assert secured(Settings(api_key=None)) == set()
+    writes = {"POST /documents", "DELETE /documents/{doc_id}"}
+    assert secured(Settings(api_key="k")) == writes
+    reads = {"POST /ask", "POST /ask/stream", "POST /search", "GET /documents", "GET /documents/{doc_id}"}
+    assert secured(Settings(api_key="k", api_key_for_ask=True)) == writes | reads
+    assert "401" not in schema["paths"]["/documents"]["post"]["responses"]
+
+
+def test_a_405_allows_every_method_of_the_path(client: httpx.Client) -> None:
+    response = client.request("PUT", "/documents/003_d80e80294214e752")
+    check_error(response, 405)
+    assert response.headers["allow"] == "DELETE, GET"
+    assert client.options("/documents").headers["allow"] == "GET, POST"
