@@ -97,6 +97,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.generator:
         settings = settings.model_copy(update={"generator": args.generator})
     answerer = open_service(settings).answerer
+    where = DocumentFilter.of(args.since, args.until, args.sources)
     _keep_line_history(settings.cache_dir / "chat_history")
     turns: list[Turn] = []
     print("Ask about the articles; follow-ups read the thread. /new starts a new thread, Ctrl-D quits.",
@@ -113,7 +114,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if not question:
             continue
         try:
-            answer = answerer.ask(question, history=turns, language=args.language, top_k=args.k)
+            answer = answerer.ask(question, history=turns, language=args.language, top_k=args.k, where=where)
         except InvalidInputError as error:  # the thread goes on; other errors end the session
             print(f"rag: error: {error}", file=sys.stderr)
             continue
@@ -266,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--language", choices=LANGUAGE_CHOICES, default="auto", help="answer language")
     chat.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
     chat.add_argument("--generator", choices=get_args(GeneratorName), help="override RAG_GENERATOR")
+    add_filter_arguments(chat)
     chat.set_defaults(handler=cmd_chat)
 
     serve = commands.add_parser("serve", help="serve the HTTP API and chat page")

@@ -22,6 +22,7 @@ from api.schemas import MAX_SEARCH_K, AnswerOut, DocumentDetail, SearchResponse
 from rag import __version__
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.errors import DocumentNotFoundError, RagError
+from rag.filters import DocumentFilter
 from rag.language import LanguageChoice
 from rag.service import Service
 
@@ -34,6 +35,10 @@ _INSTRUCTIONS = (
 )
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+# The filters of `POST /search` and `POST /ask`, over the documents' stored metadata.
+Since = Annotated[str | None, Field(max_length=40, description="Published on or after: YYYY-MM-DD, YYYY-MM or YYYY.")]
+Until = Annotated[str | None, Field(max_length=40, description="Published on or before: YYYY-MM-DD, YYYY-MM or YYYY.")]
+Sources = Annotated[list[str] | None, Field(max_length=100, description="Outlets to keep (case-insensitive).")]
 
 
 class RagMCPServer(MCPServer):
@@ -50,10 +55,14 @@ class RagMCPServer(MCPServer):
         self,
         query: Annotated[Text, Field(description="Free text, in French or English.")],
         k: Annotated[int, Field(ge=1, le=MAX_SEARCH_K, description="Number of passages.")] = 5,
+        since: Since = None,
+        until: Until = None,
+        sources: Sources = None,
     ) -> SearchResponse:
         """The passages that best match a query (hybrid dense + BM25), as `POST /search`."""
         try:
-            return SearchResponse.of(self.service.corpus.search(query, k))
+            where = DocumentFilter.of(since, until, sources)
+            return SearchResponse.of(self.service.corpus.search(query, k, where=where))
         except RagError as error:
             raise ToolError(str(error)) from error
 
@@ -62,10 +71,14 @@ class RagMCPServer(MCPServer):
         question: Annotated[Text, Field(description="The question, in French or English.")],
         language: Annotated[LanguageChoice, Field(description="Answer language; auto follows the question.")] = "auto",
         top_k: Annotated[int, Field(ge=1, le=MAX_TOP_K, description="Passages retrieved.")] = 5,
+        since: Since = None,
+        until: Until = None,
+        sources: Sources = None,
     ) -> AnswerOut:
         """A verified answer with citations (or a refusal with the closest passages), as `POST /ask`."""
         try:
-            return AnswerOut.of(self.service.answerer.ask(question, language=language, top_k=top_k))
+            where = DocumentFilter.of(since, until, sources)
+            return AnswerOut.of(self.service.answerer.ask(question, language=language, top_k=top_k, where=where))
         except RagError as error:
             raise ToolError(str(error)) from error
 

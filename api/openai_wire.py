@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
 from typing import Literal
 
 from fastapi import HTTPException, status
@@ -19,7 +18,6 @@ from api.schemas import CitationOut
 from rag.answer_types import Answer, Citation, Turn
 from rag.errors import InvalidInputError
 from rag.followup import MAX_TURNS
-from rag.store import StoredDocument
 
 MODEL_ID = "rag"
 PREFIX = "/v1"
@@ -179,26 +177,24 @@ def _without_sources(text: str) -> str:
     return text
 
 
-def answer_text(answer: Answer, documents: Mapping[str, StoredDocument]) -> str:
+def answer_text(answer: Answer) -> str:
     """The answer as plain clients show it: the text, then its sources (or, for a refusal, the closest passages)."""
     listed = answer.related if answer.abstained else answer.citations
     if not listed:
         return answer.answer
     heading = _CLOSEST_HEADING[answer.language] if answer.abstained else SOURCES_HEADING
-    lines = [_source_line(citation, documents.get(citation.doc_id), answer.language) for citation in listed]
+    lines = [_source_line(citation, answer.language) for citation in listed]
     return f"{answer.answer}\n\n{heading}\n" + "\n".join(lines)
 
 
-def _source_line(citation: Citation, stored: StoredDocument | None, language: str) -> str:
+def _source_line(citation: Citation, language: str) -> str:
     """`[n] Title — Outlet, date: « snippet »`, the outlet and date when the article gives them."""
-    about = [citation.title]
-    if stored is not None:
-        about += [value for value in (stored.document.source, stored.document.date) if value]
+    about = ", ".join(value for value in (citation.source, citation.date) if value)
     snippet = citation.snippet
     if len(snippet) > _SNIPPET_CHARS:
         snippet = snippet[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
     opening, closing = _QUOTES.get(language, _QUOTES["en"])
-    return f"[{citation.id}] {about[0]}{' — ' + ', '.join(about[1:]) if about[1:] else ''}: {opening}{snippet}{closing}"
+    return f"[{citation.id}] {citation.title}{' — ' + about if about else ''}: {opening}{snippet}{closing}"
 
 
 def completion_id() -> str:

@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.admission import AnswerQueue
-from api.deps import AnswererDep, AnswerQueueDep, AskAccess, CorpusDep, MetricsDep
+from api.deps import AnswererDep, AnswerQueueDep, AskAccess, MetricsDep
 from api.errors import status_of
 from api.openai_wire import (
     MODEL_ID,
@@ -40,7 +40,6 @@ from api.openai_wire import (
 from api.streaming import AnswerStream
 from rag.answer_types import Answer, AnswerEvent, Final
 from rag.answerer import Answerer
-from rag.corpus import Corpus
 from rag.errors import RagError
 from rag.followup import Turn
 
@@ -74,7 +73,6 @@ async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
     answerer: AnswererDep,
-    corpus: CorpusDep,
     metrics: MetricsDep,
     queue: AnswerQueueDep,
 ) -> Response:
@@ -86,7 +84,7 @@ async def chat_completions(
     if not body.stream:
         answer = await run_in_threadpool(_ask_in_line, answerer, queue, question, history)
         metrics.record_answer(answer)
-        message = AssistantMessage(content=answer_text(answer, corpus.snapshot.documents))
+        message = AssistantMessage(content=answer_text(answer))
         completion = ChatCompletion(
             id=ident, created=created, choices=[Choice(message=message)], citations=citations_of(answer)
         )
@@ -96,7 +94,7 @@ async def chat_completions(
     first = await stream.first(request)
     if first is None:
         return Response(status_code=_CLIENT_CLOSED)
-    return EventSourceResponse(_chunks(first, stream, corpus, ident, created), ping=10)
+    return EventSourceResponse(_chunks(first, stream, ident, created), ping=10)
 
 
 def _ask_in_line(answerer: Answerer, queue: AnswerQueue, question: str, history: list[Turn]) -> Answer:
@@ -105,9 +103,7 @@ def _ask_in_line(answerer: Answerer, queue: AnswerQueue, question: str, history:
         return answerer.ask(question, history=history)
 
 
-async def _chunks(
-    first: AnswerEvent, stream: AnswerStream, corpus: Corpus, ident: str, created: int
-) -> AsyncIterator[ServerSentEvent]:
+async def _chunks(first: AnswerEvent, stream: AnswerStream, ident: str, created: int) -> AsyncIterator[ServerSentEvent]:
     """The role at once, then the verified text when it is ready (an OpenAI stream cannot take text back,
     and the draft may change), then the citations, then [DONE]."""
 
@@ -121,7 +117,7 @@ async def _chunks(
         async for event in _after(first, stream):
             if isinstance(event, Final):
                 stream.metrics.record_answer(event.answer)
-                yield chunk(Delta(content=answer_text(event.answer, corpus.snapshot.documents)))
+                yield chunk(Delta(content=answer_text(event.answer)))
                 yield chunk(Delta(), finish_reason="stop", citations=citations_of(event.answer))
         yield ServerSentEvent(data="[DONE]")
     except RagError as error:

@@ -71,8 +71,9 @@ def structured(result: Any) -> dict:
 def test_the_server_offers_search_ask_and_every_document(mcp: Session, client: httpx.Client) -> None:
     tools = {tool.name: tool for tool in mcp("list_tools").tools}
     assert set(tools) == {"search", "ask"}
-    assert set(tools["search"].input_schema["properties"]) == {"query", "k"}
-    assert set(tools["ask"].input_schema["properties"]) == {"question", "language", "top_k"}
+    filters = {"since", "until", "sources"}
+    assert set(tools["search"].input_schema["properties"]) == {"query", "k"} | filters
+    assert set(tools["ask"].input_schema["properties"]) == {"question", "language", "top_k"} | filters
     assert tools["ask"].output_schema["properties"].keys() >= {"answer", "citations", "claims"}
     resources = mcp("list_resources").resources
     listed = client.get("/documents").json()
@@ -84,6 +85,10 @@ def test_search_returns_what_post_search_returns(mcp: Session, client: httpx.Cli
     hits = structured(mcp("call_tool", "search", {"query": ENGLISH, "k": 3}))
     assert len(hits["hits"]) == 3
     assert hits == client.post("/search", json={"query": ENGLISH, "k": 3}).json()
+    outlet = {"query": "Amazon cloud", "k": 3, "sources": ["techcrunch"]}
+    filtered = structured(mcp("call_tool", "search", outlet))
+    assert {hit["doc_id"] for hit in filtered["hits"]} == {"000_127e0ac6955dbf7b"}
+    assert filtered == client.post("/search", json=outlet).json()
 
 
 def test_ask_returns_what_post_ask_returns(mcp: Session, client: httpx.Client) -> None:
@@ -114,6 +119,7 @@ def test_a_document_resource_is_the_article_its_offsets_point_into(mcp: Session,
         ("ask", {"question": "x" * 2001}, "question"),
         ("ask", {}, "question"),
         ("search", {"query": "Amazon", "k": 0}, "k"),
+        ("search", {"query": "Amazon", "since": "hier"}, "not a date"),
         ("oracle", {"question": FRENCH}, "oracle"),
     ],
 )
