@@ -40,7 +40,6 @@ _ENVELOPE_BYTES = 64 * 1024  # multipart boundaries and form fields, or JSON quo
 MAX_DOCUMENT_BODY_BYTES = MAX_DOCUMENT_BYTES + _ENVELOPE_BYTES  # what `read_document` reads at most
 # The transport-level cap of POST /documents, above ours so that our clearer 413 message wins.
 MAX_UPLOAD_BODY_BYTES = MAX_DOCUMENT_BYTES + 2 * _ENVELOPE_BYTES
-_FORM_FIELDS = tuple(DocumentFields.model_fields)
 
 
 def get_settings(request: Request) -> Settings:
@@ -165,7 +164,7 @@ async def _from_upload(request: Request, body: bytes) -> FileContents:
         yield body
 
     try:
-        parser = MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(_FORM_FIELDS))
+        parser = MultiPartParser(request.headers, replay(), max_files=1, max_fields=len(DocumentFields.model_fields))
         form = await parser.parse()
     except MultiPartException as error:
         raise _unlike_schema(f"malformed multipart upload: {error.message}") from None
@@ -195,7 +194,11 @@ async def _from_upload(request: Request, body: bytes) -> FileContents:
             detail=f"{name.name} looks binary (it contains NUL or control bytes): "
             "upload text, HTML, a feed or JSON Lines",
         )
-    fields = {key: value for key in _FORM_FIELDS if isinstance(value := form.get(key), str) and value.strip()}
+    try:  # the form fields obey the same schema as the JSON ones (422 otherwise)
+        given = DocumentFields.model_validate({key: value for key, value in form.items() if key != "file"})
+    except ValidationError as error:
+        raise RequestValidationError(_in_body(error)) from None
+    fields = {key: value for key, value in given.model_dump().items() if isinstance(value, str) and value.strip()}
     if kind.entries and fields:
         raise InvalidInputError(
             f"{name.name} holds several documents, each with its own metadata: send it without form fields "

@@ -21,8 +21,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from seed_ids import OPENAI
 
+from api.app import MAX_ASK_BODY_BYTES
 from api.deps import MAX_DOCUMENT_BODY_BYTES
-from api.limits import MAX_JSON_BODY_BYTES
 
 KNOWN_QUERY = {"query": "OpenAI Amazon Web Services 38 milliards sept ans", "k": 5}
 MB = 1024 * 1024
@@ -71,11 +71,11 @@ def many_fields(count: int) -> dict[str, Any]:
 
 
 HOSTILE = [
-    # Sizes: 64 KiB for questions, 2 MB of document text.
+    # Sizes: 256 KiB for a question and its history, 2 MB of document text.
     Hostile("1 MB question, declared", 413, "larger than", raw=head("/ask", "Content-Type: application/json",
                                                                      f"Content-Length: {MB}")),
     Hostile("1 MB question, streamed", 413, "larger than",
-            raw=cut_stream("/ask", "application/json", MAX_JSON_BODY_BYTES + 1)),
+            raw=cut_stream("/ask", "application/json", MAX_ASK_BODY_BYTES + 1)),  # a question and its history
     Hostile("10 MB document, declared", 413, "2 MB", raw=head("/documents", "Content-Type: application/json",
                                                                f"Content-Length: {10 * MB}")),
     Hostile("10 MB upload, streamed", 413, "2 MB",
