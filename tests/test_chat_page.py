@@ -355,7 +355,7 @@ def test_markup_in_a_stored_article_is_shown_as_text_and_never_runs(open_page, h
     card = page.locator(f"#sources .card[data-doc-id='{XSS_ID}']").first
     assert card.locator(".card-title").text_content() == XSS_TITLE
     assert "<script>" in card.locator(".snippet").text_content()
-    card.click()
+    card.locator(".card-open").click()
     page.locator("#context-mark").wait_for(state="visible")
     assert page.locator("#context-title").text_content() == XSS_TITLE
     assert page.locator("#context-body").text_content() == XSS_TEXT
