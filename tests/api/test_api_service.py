@@ -258,7 +258,8 @@ def test_the_schema_documents_each_stream_event_and_only_the_keys_the_settings_r
     assert secured(Settings(api_key=None)) == set()
     writes = {"POST /documents", "DELETE /documents/{doc_id}"}
     assert secured(Settings(api_key="k")) == writes
-    reads = {"POST /ask", "POST /ask/stream", "POST /search", "GET /documents", "GET /documents/{doc_id}"}
+    reads = {"POST /ask", "POST /ask/stream", "POST /search", "GET /documents", "GET /documents/{doc_id}",
+             "POST /v1/chat/completions", "GET /v1/models"}
     assert secured(Settings(api_key="k", api_key_for_ask=True)) == writes | reads
     assert "401" not in schema["paths"]["/documents"]["post"]["responses"]
 
