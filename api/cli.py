@@ -56,9 +56,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     changes = ", ".join(
         f"{len(names)} {label}" for label, names in
         (("added", report.added), ("updated", report.updated), ("removed", report.removed)) if names
-    )
+    ) or ("none changed" if report.merged else "rebuilt")
     print(
-        f"Indexed {report.documents} documents ({changes or 'rebuilt'}), {report.chunks} chunks, "
+        f"Indexed {report.documents} documents ({changes}), {report.chunks} chunks, "
         f"{report.embedded_texts} passages and sentences embedded, in {seconds:.1f} s -> {settings.index_dir}"
         + (f"; {report.merged} segments merged into one" if report.merged else "")
     )

@@ -115,10 +115,14 @@ class Segment:
                    postings, build_dense_index(embeddings))
 
     @cached_property
+    def ordinals(self) -> dict[str, int]:
+        """Each document's position in `documents`."""
+        return {doc_id: number for number, doc_id in enumerate(self.documents)}
+
+    @cached_property
     def chunk_documents(self) -> np.ndarray:
-        """The document ordinal (position in `documents`) of every chunk, for vectorised masks."""
-        ordinal = {doc_id: number for number, doc_id in enumerate(self.documents)}
-        return np.array([ordinal[item.chunk.doc_id] for item in self.chunks], dtype=np.int64)
+        """The document ordinal of every chunk, for vectorised masks."""
+        return np.array([self.ordinals[item.chunk.doc_id] for item in self.chunks], dtype=np.int64)
 
     @cached_property
     def chunk_counts(self) -> dict[str, int]:
@@ -136,8 +140,8 @@ class Segment:
 
     def document_mask(self, doc_ids: Iterable[str]) -> np.ndarray:
         """True for the chunks of the documents in `doc_ids`."""
-        ordinal = {doc_id: number for number, doc_id in enumerate(self.documents)}
-        return np.isin(self.chunk_documents, [ordinal[doc_id] for doc_id in doc_ids if doc_id in ordinal])
+        ordinals = self.ordinals
+        return np.isin(self.chunk_documents, [ordinals[doc_id] for doc_id in doc_ids if doc_id in ordinals])
 
 
 def _row_ranges(doc_ids: Iterable[str]) -> dict[str, slice]:

@@ -90,6 +90,22 @@ def test_an_indexed_file_that_turns_bad_keeps_its_indexed_version(indexed, tmp_p
     assert json.loads(search.stdout)["hits"][0]["doc_id"] == OPENAI
 
 
+def test_optimize_merges_the_segments_a_later_write_added(indexed, tmp_path):
+    articles, index_dir = indexed
+    folder, index_copy = tmp_path / "articles", tmp_path / "index"
+    shutil.copytree(articles, folder)
+    shutil.copytree(index_dir, index_copy, symlinks=True)
+    (folder / "breve.txt").write_text("Brève : AWS ouvre une région cloud au Maroc.", encoding="utf-8")
+    assert rag("index", str(folder), index_dir=index_copy).returncode == 0
+    result = rag("index", str(folder), "--optimize", index_dir=index_copy)
+    assert result.returncode == 0, result.stderr
+    assert "(none changed)" in result.stdout and "2 segments merged into one" in result.stdout
+    manifest = json.loads((index_copy / "current" / "manifest.json").read_text())
+    assert len(manifest["segments"]) == 1 and manifest["documents"] == 6
+    search = rag("search", "région cloud Maroc", "-k", "1", "--json", index_dir=index_copy)
+    assert json.loads(search.stdout)["hits"][0]["doc_id"] == "breve"
+
+
 def test_pages_and_feeds_are_indexed_with_counts_per_format(indexed, tmp_path):
     _, index_dir = indexed
     index_copy = tmp_path / "index"
