@@ -18,6 +18,7 @@ from rag.evaluation import metrics, piaf
 from rag.evaluation.gold import CATEGORIES, load_gold, select_items
 from rag.evaluation.report import (
     compare,
+    failure_class_lines,
     failure_lines,
     gold_report,
     gold_table,
@@ -127,6 +128,8 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
     out_dir = args.out or REPORTS_DIR / _timestamp()
     paths = write_reports(report, out_dir)
     _say(gold_table(report))
+    if classes := failure_class_lines(report):
+        _say("\nFailure classes\n" + "\n".join(classes))
     _say("\nLatency (ms)\n" + "\n".join(latency_lines(report)))
     failures = failure_lines(results)
     _say(f"\nFailures ({len(failures)} of {len(results)} questions)" + "".join(f"\n  {line}" for line in failures))

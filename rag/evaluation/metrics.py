@@ -7,6 +7,7 @@ could be scored (refusal recall over answerable items only). Latency is reported
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -42,6 +43,21 @@ SCORES = (
     "standalone_entities",
 )
 _REFUSAL_LANGUAGE = {text: language for language, text in REFUSALS.items()}
+# Why a failing item failed, key -> label: each item gets the first class that applies, in this order.
+FAILURE_CLASSES = {
+    "refused_answerable": "refused an answerable question",
+    "near_miss_answered": "answered an unanswerable question",
+    "french_scale": "French number form in an English answer",
+    "missing_part": "one of several requested parts missing",
+    "wrong_figure": "a figure other than the asked one",
+    "missing_fact": "the asked fact is absent",
+    "no_citation": "right fact, no supporting citation",
+    "language": "wrong language",
+    "other": "other (snippet, rewrite, retrieval)",
+}
+# French ways of writing a number: milliard(s), a decimal comma ("3,67"), digits grouped by spaces ("14 000").
+_FRENCH_NUMBER = re.compile(r"\bmilliards?\b|\d,\d{1,2}(?!\d)|\b\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!\d)", re.IGNORECASE)
+_BILLION = re.compile(r"\bbillions?\b", re.IGNORECASE)
 
 DocumentText = Callable[[str], "str | None"]
 
@@ -98,6 +114,7 @@ class ItemResult:
     standalone_missing: tuple[str, ...] | None = None  # follow-ups: expected entities the rewrite lacks
     timings_ms: dict[str, float] = field(default_factory=dict)
     failures: tuple[str, ...] = ()
+    failure_class: str | None = None  # a key of FAILURE_CLASSES, None when nothing failed
 
 
 def first_relevant_rank(doc_ids: Sequence[str], relevant: Collection[str]) -> int | None:
@@ -213,7 +230,7 @@ def score_item(
         ),
         timings_ms=dict(answer.timings_ms),
     )
-    return _with_failures(result)
+    return _with_failures(result, item.facts)
 
 
 def summarize(results: Sequence[ItemResult]) -> dict[str, float | None]:
@@ -247,6 +264,29 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, float | None]:
         "standalone_entities": _mean(float(not r.standalone_missing) for r in follow_ups),
     }
     return scores
+
+
+def failure_class(result: ItemResult, facts: Sequence[Sequence[str]] = ()) -> str | None:
+    """The primary reason `result` failed, a key of `FAILURE_CLASSES` (None when nothing failed), so a run's
+    errors can be counted by kind. `facts` are the gold item's, whose other forms tell a trillion apart."""
+    if not result.failures:
+        return None
+    if result.answerable and result.abstained:
+        return "refused_answerable"
+    if not result.answerable and not result.abstained:
+        return "near_miss_answered"
+    if result.answerable and result.facts_missing:
+        return _missing_fact_class(result, facts)
+    if result.citations_ok is False:
+        return "no_citation"
+    if not result.language_ok:
+        return "language"
+    return "other"
+
+
+def failures_by_class(results: Sequence[ItemResult]) -> dict[str, list[str]]:
+    """The ids of the items in each failure class, every class in `FAILURE_CLASSES` order."""
+    return {key: [r.id for r in results if r.failure_class == key] for key in FAILURE_CLASSES}
 
 
 def latency(timings: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float | None]]:
@@ -283,7 +323,7 @@ class _Span:
     end: int
 
 
-def _with_failures(result: ItemResult) -> ItemResult:
+def _with_failures(result: ItemResult, facts: Sequence[Sequence[str]]) -> ItemResult:
     failures: list[str] = []
     if result.answerable and result.abstained:
         failures.append(f"refused an answerable question ({result.abstain_reason})")
@@ -302,7 +342,25 @@ def _with_failures(result: ItemResult) -> ItemResult:
         failures.append(f"standalone question lacks {', '.join(result.standalone_missing)}")
     if result.answerable and hit_at(result.gold_rank, ANSWER_TOP_K) == 0.0:
         failures.append(f"no source passage in the top {ANSWER_TOP_K}")
-    return replace(result, failures=tuple(failures))
+    failed = replace(result, failures=tuple(failures))
+    return replace(failed, failure_class=failure_class(failed, facts))
+
+
+def _missing_fact_class(result: ItemResult, facts: Sequence[Sequence[str]]) -> str:
+    """The class of an answer that misses a fact: read the answer's numbers to tell why."""
+    text = strip_markers(result.answer)
+    if result.language == "en" and _french_scale(text, result.facts_missing, facts):
+        return "french_scale"
+    if result.facts_found:
+        return "missing_part"
+    return "wrong_figure" if re.search(r"\d", text) else "missing_fact"
+
+
+def _french_scale(text: str, missing: Sequence[str], facts: Sequence[Sequence[str]]) -> bool:
+    """A French number form, or "billion" for a missing fact in trillions (French "billions" misread)."""
+    forms = [*missing, *(form for fact in facts if fact[0] in missing for form in fact)]
+    in_trillions = any("trillion" in form.lower() for form in forms)
+    return bool(_FRENCH_NUMBER.search(text)) or (in_trillions and bool(_BILLION.search(text)))
 
 
 def names(entity: str, question: str) -> bool:

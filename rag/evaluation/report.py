@@ -11,7 +11,7 @@ from typing import Any
 
 from rag.errors import InvalidInputError
 from rag.evaluation.gold import ANSWERABLE_CATEGORIES
-from rag.evaluation.metrics import ItemResult, groups, latency, summarize
+from rag.evaluation.metrics import FAILURE_CLASSES, ItemResult, failures_by_class, groups, latency, summarize
 from rag.evaluation.piaf import BM25_REFERENCE, PiafResult, summarize_piaf
 
 Report = dict[str, Any]
@@ -39,12 +39,13 @@ _CHART_SCORES = (
 
 
 def gold_report(results: Sequence[ItemResult], run: Mapping[str, Any]) -> Report:
-    """The whole run as JSON-ready data: settings, totals, per-group scores, latency, every item."""
+    """The whole run as JSON-ready data: settings, totals, failure classes, per-group scores, latency, items."""
     return {
         "dataset": "gold",
         "created": _now(),
         "run": dict(run),
         "totals": summarize(results),
+        "failure_classes": failures_by_class(results),
         "latency_ms": latency([r.timings_ms for r in results]),
         "groups": {label: {"n": len(members), **summarize(members)} for label, members in groups(results).items()},
         "items": [asdict(result) for result in results],
@@ -112,12 +113,17 @@ def latency_lines(report: Report) -> list[str]:
 
 
 def failure_lines(results: Sequence[ItemResult]) -> list[str]:
-    """One line per item with anything wrong: its id, category and what failed."""
+    """One line per item with anything wrong: its id, category, failure class and what failed."""
     return [
-        f"{result.id} ({result.category}): {'; '.join(result.failures)}"
+        f"{result.id} ({result.category}) {result.failure_class}: {'; '.join(result.failures)}"
         for result in results
         if result.failures
     ]
+
+
+def failure_class_lines(report: Report) -> list[str]:
+    """One line per failure class that occurred, in class order: its label, its count and the items' ids."""
+    return [f"{FAILURE_CLASSES[key]:<40} {len(ids):>3}  {', '.join(ids)}" for key, ids in _classes_seen(report)]
 
 
 def piaf_table(report: Report) -> str:
@@ -134,7 +140,7 @@ def piaf_table(report: Report) -> str:
 
 
 def compare(current: Report, previous: Report) -> list[str]:
-    """Per score and latency stage, the change since `previous`, said as better or worse."""
+    """Per score, latency stage and failure class, the change since `previous`, said as better or worse."""
     lines = []
     for name, now in current["totals"].items():
         before = previous["totals"].get(name)
@@ -148,7 +154,7 @@ def compare(current: Report, previous: Report) -> list[str]:
         change = values["p50"] - before
         verdict = _verdict(-change, 0.05 * before)  # latency: lower is better, 5% is noise
         lines.append(f"{stage + ' p50 ms':<20} {before:.0f} -> {values['p50']:.0f}  {change:+.0f}  {verdict}")
-    return lines
+    return lines + _class_changes(current, previous)
 
 
 def gold_markdown(report: Report) -> str:
@@ -170,6 +176,9 @@ def gold_markdown(report: Report) -> str:
     for label, scores in report["groups"].items():
         cells = " | ".join(_fmt(scores.get(name)) for name, _ in _COLUMNS)
         lines.append(f"| {label} | {scores['n']} | {cells} |")
+    if classes := _classes_seen(report):
+        lines += ["", "## Failure classes", "", "| class | n | questions |", "| --- | ---: | --- |"]
+        lines += [f"| {FAILURE_CLASSES[key]} | {len(ids)} | {', '.join(ids)} |" for key, ids in classes]
     lines += ["", "## Totals", "", "| score | value |", "| --- | ---: |"]
     lines += [f"| {name} | {_fmt(value, 3)} |" for name, value in report["totals"].items()]
     lines += ["", "## Latency (ms)", "", "| stage | p50 | p95 |", "| --- | ---: | ---: |"]
@@ -177,7 +186,8 @@ def gold_markdown(report: Report) -> str:
     failing = [item for item in report["items"] if item["failures"]]
     lines += ["", f"## Failures ({len(failing)})", ""]
     for item in failing:
-        lines.append(f"- **{item['id']}** ({item['category']}, {item['language']}) {_md(item['question'])}")
+        where = f"{item['category']}, {item['language']}, {FAILURE_CLASSES[item['failure_class']]}"
+        lines.append(f"- **{item['id']}** ({where}) {_md(item['question'])}")
         lines.extend(f"  - {_md(failure)}" for failure in item["failures"])
         lines.append(f"  - answer: {_md(item['answer'])}")
     return "\n".join(lines) + "\n"
@@ -252,6 +262,23 @@ def piaf_chart(report: Report, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _classes_seen(report: Report) -> list[tuple[str, list[str]]]:
+    return [(key, ids) for key, ids in report["failure_classes"].items() if ids]
+
+
+def _class_changes(current: Report, previous: Report) -> list[str]:
+    """The change of each failure class's count; none against a report from before the classes (or PIAF)."""
+    before_ids = previous.get("failure_classes")
+    if not isinstance(before_ids, dict):
+        return []
+    lines = []
+    for key, ids in current.get("failure_classes", {}).items():
+        before, now = len(before_ids.get(key, [])), len(ids)
+        if before or now:
+            lines.append(f"{key:<20} {before} -> {now}  {now - before:+d}  {_verdict(before - now)}")
+    return lines
 
 
 def _latency_histogram(axes: Any, items: Sequence[Mapping[str, Any]]) -> None:

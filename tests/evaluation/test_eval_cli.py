@@ -36,11 +36,14 @@ def test_eval_writes_reports_and_enforces_thresholds(seed_env: None, tmp_path: P
     assert report["totals"]["hit_at_5"] == 1.0
     item = report["items"][0]
     for key in ("answer", "abstained", "facts_found", "facts_missing", "gold_rank", "evidence_recall",
-                "citations_ok", "language_ok", "timings_ms", "failures", "model"):
+                "citations_ok", "language_ok", "timings_ms", "failures", "failure_class", "model"):
         assert key in item
     assert item["model"] == "extractive"
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert markdown.startswith("# rag eval") and "| all | 4 |" in markdown
+    failing = sorted(entry["id"] for entry in report["items"] if entry["failures"])
+    assert sorted(sum(report["failure_classes"].values(), [])) == failing  # each failing item in one class
+    assert ("Failure classes" in printed) == ("## Failure classes" in markdown) == bool(failing)
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     again = tmp_path / "again"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.answer_types import AbstainReason, Answer, Citation
 from rag.answerer import REFUSALS
 from rag.evaluation.gold import GoldItem, GoldSpan
 from rag.evaluation.metrics import (
+    FAILURE_CLASSES,
     answer_language,
     evidence_recall,
+    failure_class,
+    failures_by_class,
     first_relevant_rank,
     groups,
     hit_at,
@@ -133,6 +138,72 @@ def test_failures_are_named() -> None:
     assert refused.facts_missing == ("14 000",)
     answered = score_item(_item(answerable=False), _answer("The home team won 3-1 [1].", []), [], DOCS.get)
     assert answered.failures == ("not refused",)
+
+
+PERPLEXITY = (("14 000", "14,000"), ("Perplexity",))  # two requested parts
+TRILLIONS = (("3,67 billions", "3.67 trillion", "3 670 milliards"),)  # the first form hides the scale
+
+
+@pytest.mark.parametrize(
+    ("expected", "facts", "text", "language"),
+    [
+        ("french_scale", None, "Amazon is cutting 14 500 jobs [1].", "en"),  # digits grouped by a space
+        ("french_scale", None, "Amazon is cutting 14,5 thousand jobs [1].", "en"),  # decimal comma
+        ("french_scale", None, "Amazon is cutting 2 milliards of jobs [1].", "en"),
+        ("french_scale", TRILLIONS, "AWS is worth 3.67 billion dollars [1].", "en"),
+        ("wrong_figure", TRILLIONS, "AWS vaut 3.67 billion de dollars [1].", "fr"),  # French answers may say this
+        ("wrong_figure", None, "Amazon is cutting 2,000 jobs [1].", "en"),  # a thousands comma is English
+        ("missing_part", PERPLEXITY, "Amazon is cutting 14,000 jobs [1].", "en"),
+        ("missing_fact", None, "Amazon is cutting jobs [1].", "en"),
+    ],
+)
+def test_a_missed_fact_is_classed_by_what_the_answer_says(
+    expected: str, facts: tuple[tuple[str, ...], ...] | None, text: str, language: str
+) -> None:
+    item = _item(language=language)
+    if facts is not None:
+        item = replace(item, facts=facts)
+    answer = _answer(text, [_citation(1, "a", JOBS, JOBS_END)])
+    assert score_item(item, answer, [Passage("a", 0, 20)], DOCS.get).failure_class == expected
+
+
+def test_each_failing_item_gets_the_first_class_that_applies() -> None:
+    right = _citation(1, "a", JOBS, JOBS_END)
+    top = [Passage("a", 0, 20)]
+
+    def classed(text: str, citations: list[Citation], *, abstained: bool = False, answerable: bool = True,
+                retrieved: list[Passage] = top) -> str | None:
+        answer = _answer(text, citations, abstained=abstained)
+        return score_item(_item(answerable=answerable), answer, retrieved, DOCS.get).failure_class
+
+    assert classed(REFUSALS["fr"], [], abstained=True) == "refused_answerable"  # wrong language too
+    assert classed("The home team won 3-1.", [], answerable=False) == "near_miss_answered"
+    assert classed("Amazon is cutting 14,000 jobs to fund AI [1].", [_citation(1, "b", 0, 15)]) == "no_citation"
+    french = "Amazon supprime 14 000 emplois pour financer ses investissements dans l'intelligence artificielle [1]."
+    assert classed(french, [right]) == "language"  # "14 000" is French, but the fact is found
+    assert classed("Amazon is cutting 14,000 jobs to fund AI [1].", [right], retrieved=[]) == "other"
+    assert classed("Amazon is cutting 14,000 jobs to fund AI [1].", [right]) is None
+    assert classed(REFUSALS["en"], [], abstained=True, answerable=False) is None
+
+
+def test_the_trillion_check_reads_every_form_of_the_missing_fact() -> None:
+    item = replace(_item(), facts=TRILLIONS)
+    result = score_item(item, _answer("AWS is worth 3.67 billion dollars [1].", []), [], DOCS.get)
+    assert failure_class(result, TRILLIONS) == "french_scale"
+    assert failure_class(result) == "wrong_figure"  # "3,67 billions", the name of the fact, says no trillion
+
+
+def test_failing_ids_are_grouped_by_class_in_class_order() -> None:
+    right = _citation(1, "a", JOBS, JOBS_END)
+    results = [
+        score_item(_item("en-1"), _answer("Amazon is cutting jobs [1].", [right]), [], DOCS.get),
+        score_item(_item("en-2"), _answer(REFUSALS["en"], [], abstained=True), [], DOCS.get),
+        score_item(_item("en-3"), _answer("Amazon is cutting no jobs [1].", [right]), [], DOCS.get),
+    ]
+    grouped = failures_by_class(results)
+    assert list(grouped) == list(FAILURE_CLASSES)
+    assert grouped["refused_answerable"] == ["en-2"] and grouped["missing_fact"] == ["en-1", "en-3"]
+    assert sum(map(len, grouped.values())) == 3
 
 
 def test_summary_over_a_mixed_run() -> None:
