@@ -64,6 +64,7 @@ _MONTH_NAMES: dict[LanguageCode, tuple[str, ...]] = {
 _COMMON_OPENINGS = frozenset({
     "according", "the", "a", "an", "it", "its", "this", "these", "there", "le", "la", "les", "l", "un", "une",
     "des", "il", "elle", "ils", "elles", "ce", "cet", "cette", "ces", "selon", "d'après", "d’après",
+    "oui", "non", "yes", "no",
 })
 _FIRST_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 

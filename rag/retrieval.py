@@ -19,6 +19,7 @@ from rag.filters import DocumentFilter
 from rag.language import LanguageCode, detect_language
 from rag.lexical import bm25_scores
 from rag.segment import Segment
+from rag.slots import names_period
 from rag.store import CorpusIndex
 from rag.textnorm import unreadable
 from rag.timeframe import Timeframe, read_timeframe
@@ -56,6 +57,7 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 # A sentence shorter than this reads badly alone ("Mais pas seulement."): it is shown with the next one.
 _MIN_SNIPPET_CHARS = 60
 _MAX_SNIPPET_CHARS = 420
+_PERIOD_LOOKBACK = 12  # sentences: about two paragraphs of a news article
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ class Evidence:
     source: str | None = None
     url: str | None = None
     author: str | None = None
+    # When the span names no year or quarter: the nearest earlier sentence of its article that does.
+    # "AWS ont cru de 19 %" speaks of the quarter an earlier sentence named; slot checks read it there.
+    period_context: str = ""
+
+    @property
+    def dated_text(self) -> str:
+        """The span with the sentence its period is read from, for period checks."""
+        return f"{self.period_context} {self.text}" if self.period_context else self.text
 
 
 @dataclass(frozen=True)
@@ -186,10 +196,24 @@ def _evidence(segment: Segment, row: int, score: float) -> Evidence:
     ):
         end = segment.sentences[following].end
         following += 1
+    text = document.text[sentence.start : end]
     return Evidence(
-        sentence.doc_id, document.title, document.text[sentence.start : end], sentence.start, end, score,
+        sentence.doc_id, document.title, text, sentence.start, end, score,
         document.date, document.source, document.url, document.author,
+        "" if names_period(text) else _period_context(segment, row, document.text),
     )
+
+
+def _period_context(segment: Segment, row: int, text: str) -> str:
+    """The nearest of the `_PERIOD_LOOKBACK` sentences before `row` in its article that names a period."""
+    doc_id = segment.sentences[row].doc_id
+    for earlier in range(row - 1, max(row - 1 - _PERIOD_LOOKBACK, -1), -1):
+        sentence = segment.sentences[earlier]
+        if sentence.doc_id != doc_id:
+            break
+        if names_period(candidate := text[sentence.start : sentence.end]):
+            return candidate
+    return ""
 
 
 def searchable_rows(index: CorpusIndex, where: DocumentFilter | None) -> list[np.ndarray]:

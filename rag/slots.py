@@ -87,6 +87,12 @@ def period_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
     return "matches" if all(verdicts) else "mismatch"
 
 
+def names_period(text: str) -> bool:
+    """Whether `text` names a year or a quarter of its own."""
+    folded = fold(text)
+    return bool(_YEAR.search(folded) or _quarters(folded))
+
+
 def _quarters(folded: str) -> set[int]:
     return {number for number, pattern in _QUARTER if pattern.search(folded)}
 

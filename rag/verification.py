@@ -41,7 +41,7 @@ class Verdict:
     text: str  # the answer with markers that point nowhere removed
     cited: tuple[int, ...]  # 1-based evidence numbers, in order of first citation
     declined: bool  # the model said the excerpts do not answer
-    problem: str | None  # None when the answer may ship; else "language" or "unsupported"
+    problem: str | None  # None when the answer may ship; else "language", "unsupported" or "restated"
     claims: tuple[Claim, ...] = ()  # one per sentence, citations numbered as the excerpts
 
 
@@ -69,6 +69,8 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     claims = check_claims(text, evidence, question)
     if not cited or not supported:
         return Verdict(text, cited, False, "unsupported", claims)
+    if question and restates(text, question):
+        return Verdict(text, cited, False, "restated", claims)
     if is_other_language(CITATION_MARKER.sub(" ", text), language):
         return Verdict(text, cited, False, "language", claims)
     return Verdict(text, cited, False, None, claims)
@@ -118,7 +120,7 @@ def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots,
     holding = [item for item, found in zip(items, values) if any(readings & found for readings in figures)]
     basis = holding or list(items)
     entity = entity_check(slots, [*(item.text for item in basis), *(item.title for item in basis)])
-    return Claim(text, cited, ClaimChecks(figure_check, entity, period_check(slots, [item.text for item in basis])))
+    return Claim(text, cited, ClaimChecks(figure_check, entity, period_check(slots, [item.dated_text for item in basis])))
 
 
 def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:
@@ -152,6 +154,19 @@ def _supporting_excerpt(prose: str, figures: list[set], evidence: Sequence[Evide
         if shared >= 2 and (best is None or shared > best[0]):
             best = (shared, number)
     return None if best is None else best[1]
+
+
+def restates(answer: str, question: str) -> bool:
+    """Whether the answer adds no word or figure to the question's: "Amazon keeps pouring billions into
+    [the company] even though it is OpenAI's rival [1]" repeats the question and names nobody.
+
+    Words compare by their first four letters, so "keeps" repeats "keep".
+    """
+    def stems(text: str) -> set[str]:
+        prose = CITATION_MARKER.sub(" ", text)
+        return {word[:4] for word in _content_words(prose)} | {str(value) for readings in numbers_in(prose) for value in readings}
+
+    return not stems(answer) - stems(question)
 
 
 def _content_words(text: str) -> set[str]:

@@ -100,3 +100,16 @@ def test_figures_restated_from_the_question_need_no_citation():
 def test_an_echoed_question_is_not_an_answer():
     verdict = verify("La valorisation d'Amazon dépasse-t-elle 3 000 milliards de dollars [1] ?", EVIDENCE, "fr")
     assert verdict.problem == "unsupported"
+
+
+def test_an_answer_that_only_restates_the_question_is_sent_back():
+    question = "Which company does Amazon keep pouring billions into even though it is OpenAI's main competitor?"
+    restated = verify("Amazon keeps pouring billions into even though it is OpenAI's main competitor [1].", EVIDENCE, "en", question)
+    assert restated.problem == "restated"
+    named = verify("Amazon keeps pouring billions into Anthropic [1].", EVIDENCE, "en", question)
+    assert named.problem != "restated"
+
+
+def test_a_figure_is_something_the_question_did_not_say():
+    question = "How much is OpenAI's AWS contract worth?"
+    assert verify("OpenAI's AWS contract is worth 38 billion dollars [1].", EVIDENCE, "en", question).problem is None

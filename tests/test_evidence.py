@@ -1,0 +1,56 @@
+"""Evidence selection: which sentences of the hits the answer prompt gets, and in what order."""
+
+from __future__ import annotations
+
+from rag.evidence import CHUNK_SCORE_WEIGHT, select_evidence
+from rag.retrieval import Evidence, Hit
+
+
+def sentence(doc_id: str, start: int, score: float) -> Evidence:
+    text = f"{doc_id} sentence at {start}"
+    return Evidence(doc_id, "title", text, start, start + len(text), score)
+
+
+def hit(doc_id: str, score: float, *sentences: Evidence) -> Hit:
+    return Hit(f"{doc_id}-chunk", doc_id, "title", "chunk", 0, 100, score, 0.8, None, sentences)
+
+
+def test_a_sentence_of_the_best_passage_outranks_a_slightly_closer_one_of_a_weak_passage():
+    strong = hit("a", 1.0, sentence("a", 0, 0.84))
+    weak = hit("b", 0.4, sentence("b", 0, 0.85))
+    assert [item.doc_id for item in select_evidence("question", [strong, weak], 2)] == ["a", "b"]
+    # by cosine alone, the weak passage's sentence would come first
+    assert [item.doc_id for item in select_evidence("question", [strong, weak], 2, chunk_weight=0.0)] == ["b", "a"]
+
+
+def test_a_much_closer_sentence_still_wins_over_its_passage_rank():
+    strong = hit("a", 1.0, sentence("a", 0, 0.78))
+    weak = hit("b", 0.5, sentence("b", 0, 0.78 + CHUNK_SCORE_WEIGHT))
+    assert select_evidence("question", [strong, weak], 1)[0].doc_id == "b"
+
+
+def test_a_sentence_shared_by_overlapping_chunks_is_given_once_and_the_limit_holds():
+    shared = sentence("a", 40, 0.86)
+    first = hit("a", 1.0, sentence("a", 0, 0.80), shared)
+    second = hit("a", 0.9, shared, sentence("a", 90, 0.81))
+    chosen = select_evidence("question", [first, second], 5)
+    assert [item.start for item in chosen] == [40, 0, 90]
+    assert len(select_evidence("question", [first, second], 2)) == 2
+
+
+def test_no_hits_no_evidence():
+    assert select_evidence("question", [], 4) == []
+
+
+def test_a_sentence_about_another_quarter_drops_behind_those_about_the_asked_one():
+    def dated(doc_id: str, text: str, score: float) -> Evidence:
+        return Evidence(doc_id, "title", text, 0, len(text), score)
+
+    other_quarter = dated("a", "Au quatrième trimestre 2024, les revenus d'AWS ont atteint 28,8 milliards.", 0.86)
+    asked_quarter = dated("b", "Au deuxième trimestre 2025, les revenus d'AWS ont atteint 30,9 milliards.", 0.82)
+    undated = dated("c", "Les revenus d'AWS progressent.", 0.83)
+    hits = [hit("a", 1.0, other_quarter), hit("b", 1.0, asked_quarter), hit("c", 1.0, undated)]
+    chosen = select_evidence("What were AWS revenues in Q2 2025?", hits, 3)
+    assert [item.doc_id for item in chosen] == ["c", "b", "a"]
+    unpinned = select_evidence("What were AWS revenues?", hits, 3)
+    assert [item.doc_id for item in unpinned] == ["a", "c", "b"]
