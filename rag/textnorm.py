@@ -13,6 +13,19 @@ _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 # A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768,
 # and "14, 000" as small models sometimes write it.
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,? [\u00a0\u202f]?\d{3}|[\u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
+# Numbers articles write in words ("deux ans après", "trois campus") and answers in digits. One is
+# left out: "un", "une" and "one" are articles and pronouns far more often than figures.
+_NUMBER_WORDS = {
+    word: Decimal(value)
+    for words, value in (
+        ("deux two", 2), ("trois three", 3), ("quatre four", 4), ("cinq five", 5), ("six", 6), ("sept seven", 7),
+        ("huit eight", 8), ("neuf nine", 9), ("dix ten", 10), ("onze eleven", 11), ("douze twelve", 12),
+        ("vingt twenty", 20), ("trente thirty", 30), ("quarante forty", 40), ("cinquante fifty", 50),
+        ("cent hundred", 100), ("mille thousand", 1000),
+    )
+    for word in words.split()
+}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
 
 
 def unreadable(text: str, what: str) -> str | None:
@@ -41,8 +54,9 @@ def number_values(text: str) -> set[Decimal]:
 
     "3,8" is 3.8 (French decimal comma); "14,000" is 14000 (English) or 14.0 (French); "14 000" is
     14000. Both readings are kept: verification asks whether two texts *can* agree, not which is right.
+    Numbers written in words count too ("deux ans" is 2).
     """
-    values: set[Decimal] = set()
+    values = {_NUMBER_WORDS[match.group()] for match in _NUMBER_WORD.finditer(fold(text))}
     for match in _NUMBER.finditer(text):
         values |= _readings(match.group())
     return values
