@@ -15,11 +15,12 @@ _WORD = re.compile(r"\w+")
 # ("milliards"/"milliard", "capacity"/"capacité"), where stemmers of two languages do not ("OpenAI").
 _PREFIX = 5
 # A sentence's own e5 cosine is squeezed into about 0.78-0.90 and knows nothing of the passage around it;
-# its chunk's hybrid score (dense, best sentence, BM25) does. Each sentence is ranked by its cosine plus
-# this share of its chunk's score over the best hit's. Measured by `bench/evidence.py` (with the period
-# penalty below): 4 sentences hold every fact of 0.95 of the gold questions and the PIAF answer of 0.82,
-# where 5 sentences ranked by cosine alone held 0.89 and 0.78, in 29 % more characters.
-CHUNK_SCORE_WEIGHT = 0.2
+# its chunk's hybrid score does. `bench/evidence.py` measures ranking by cosine plus a share of the
+# chunk's score over the best hit's: at 0.2, 4 sentences held every fact of 0.95 of the gold questions
+# (5 by cosine: 0.89) and the PIAF answer of 0.82 (0.78). Yet the answers got worse (gold fact accuracy
+# 0.74 -> 0.70): the 1.5B model reads the excerpt most like the question first, and lost it when the
+# chunk's rank moved it down. So answers rank by cosine alone; the weight stays for the benchmark.
+CHUNK_SCORE_WEIGHT = 0.0
 # A sentence about another quarter or year than the question's ("au quatrième trimestre 2024" for a
 # question on Q2 2025) loses this much: it drops behind the others, so a small model cannot take its
 # figure for the asked period, and a near miss finds no figure to misuse (bench/evidence.py).
@@ -29,10 +30,8 @@ PERIOD_MISMATCH_PENALTY = 0.1
 def select_evidence(
     question: str, hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK_SCORE_WEIGHT
 ) -> list[Evidence]:
-    """The `limit` best sentences of the hits for `question`, each span once (overlapping chunks share
-    some), closest to the question first: a small model reads the first excerpt most closely, and the
-    sentence worded most like the question is where it looks for the answer (with the chunk's score
-    first, it declined "combien de postes" with the "14 000 emplois" sentence third)."""
+    """The `limit` best sentences of the hits for `question`, best first, each span once (overlapping
+    chunks share some)."""
     top = max((hit.score for hit in hits), default=0.0)
     slots = read_slots(question)
 
@@ -41,8 +40,7 @@ def select_evidence(
         return score - (PERIOD_MISMATCH_PENALTY if period_check(slots, [sentence.dated_text]) == "mismatch" else 0.0)
 
     ranked = sorted(((rank(hit, sentence), sentence) for hit in hits for sentence in hit.sentences), key=lambda pair: -pair[0])
-    chosen = _distinct(sentence for _, sentence in ranked)[:limit]
-    return sorted(chosen, key=lambda item: -item.score)
+    return _distinct(sentence for _, sentence in ranked)[:limit]
 
 
 def closest_passages(hits: Sequence[Hit], limit: int) -> list[Evidence]:

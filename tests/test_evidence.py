@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.evidence import CHUNK_SCORE_WEIGHT, select_evidence
+from rag.evidence import select_evidence
 from rag.retrieval import Evidence, Hit
 
 
@@ -15,24 +15,18 @@ def hit(doc_id: str, score: float, *sentences: Evidence) -> Hit:
     return Hit(f"{doc_id}-chunk", doc_id, "title", "chunk", 0, 100, score, 0.8, None, sentences)
 
 
-def test_a_sentence_of_the_best_passage_is_chosen_over_a_slightly_closer_one_of_a_weak_passage():
-    strong = hit("a", 1.0, sentence("a", 0, 0.84))
-    weak = hit("b", 0.4, sentence("b", 0, 0.85))
-    assert [item.doc_id for item in select_evidence("question", [strong, weak], 1)] == ["a"]
-    # by cosine alone, the weak passage's sentence would be chosen
-    assert [item.doc_id for item in select_evidence("question", [strong, weak], 1, chunk_weight=0.0)] == ["b"]
-
-
-def test_the_chosen_sentences_come_closest_to_the_question_first():
+def test_answers_rank_sentences_by_their_cosine():
     strong = hit("a", 1.0, sentence("a", 0, 0.84))
     weak = hit("b", 0.4, sentence("b", 0, 0.85))
     assert [item.doc_id for item in select_evidence("question", [strong, weak], 2)] == ["b", "a"]
 
 
-def test_a_much_closer_sentence_still_wins_over_its_passage_rank():
-    strong = hit("a", 1.0, sentence("a", 0, 0.78))
-    weak = hit("b", 0.5, sentence("b", 0, 0.78 + CHUNK_SCORE_WEIGHT))
-    assert select_evidence("question", [strong, weak], 1)[0].doc_id == "b"
+def test_a_chunk_weight_lifts_the_sentences_of_the_best_passage():
+    strong = hit("a", 1.0, sentence("a", 0, 0.84))
+    weak = hit("b", 0.4, sentence("b", 0, 0.85))
+    assert [item.doc_id for item in select_evidence("question", [strong, weak], 2, chunk_weight=0.2)] == ["a", "b"]
+    far_closer = hit("c", 0.4, sentence("c", 0, 0.84 + 0.2))
+    assert select_evidence("question", [strong, far_closer], 1, chunk_weight=0.2)[0].doc_id == "c"
 
 
 def test_a_sentence_shared_by_overlapping_chunks_is_given_once_and_the_limit_holds():
@@ -41,7 +35,7 @@ def test_a_sentence_shared_by_overlapping_chunks_is_given_once_and_the_limit_hol
     second = hit("a", 0.9, shared, sentence("a", 90, 0.81))
     chosen = select_evidence("question", [first, second], 5)
     assert [item.start for item in chosen] == [40, 90, 0]
-    assert [item.start for item in select_evidence("question", [first, second], 2)] == [40, 0]
+    assert [item.start for item in select_evidence("question", [first, second], 2)] == [40, 90]
 
 
 def test_no_hits_no_evidence():

@@ -27,6 +27,9 @@ EVIDENCE = [
         ("14,000 jobs", {Decimal("14000"), Decimal("14")}),
         ("1,117,320,768 bytes", {Decimal("1117320768")}),
         ("2025", {Decimal("2025")}),
+        ("deux ans après ChatGPT", {Decimal("2")}),
+        ("Trois campus, seven years", {Decimal("3"), Decimal("7")}),
+        ("une société, one of them", set()),
     ],
 )
 def test_number_values_read_both_conventions(text, expected):
@@ -113,3 +116,8 @@ def test_an_answer_that_only_restates_the_question_is_sent_back():
 def test_a_figure_is_something_the_question_did_not_say():
     question = "How much is OpenAI's AWS contract worth?"
     assert verify("OpenAI's AWS contract is worth 38 billion dollars [1].", EVIDENCE, "en", question).problem is None
+
+
+def test_a_figure_in_digits_is_supported_by_the_same_number_in_words():
+    evidence = [Evidence("a", "t", "AWS a présenté ses modèles deux ans après la sortie de ChatGPT.", 0, 63, 0.9)]
+    assert verify("AWS les a dévoilés 2 ans après ChatGPT [1].", evidence, "fr").problem is None
