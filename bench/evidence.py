@@ -6,7 +6,7 @@ Prompt recall is the share of answerable questions whose every fact (gold set) o
 (PIAF) is written in the evidence sentences the model would read: no reader, however good, answers
 beyond it. Characters are the evidence block's mean length, what the model pays for in prompt time.
 A weight is `CHUNK_SCORE_WEIGHT` (rag/evidence.py): the share of its chunk's hybrid score a sentence
-adds to its own cosine; 0 ranks sentences by cosine alone. Follow-ups are left out (they need their
+adds to its own cosine; 0 (what answers use) ranks sentences by cosine alone. Follow-ups are left out (they need their
 rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists.
 """
 
@@ -34,12 +34,12 @@ from rag.service import open_corpus  # noqa: E402
 Facts = Sequence[Sequence[str]]
 
 
-Case = tuple[str, list[Hit], Facts]
+Case = tuple[list[Hit], Facts]
 
 
 def retrieved(corpus: Corpus, questions: Sequence[tuple[str, Facts]]) -> list[Case]:
-    """Each question with its hits as the answerer retrieves them (top 5) and the facts to find."""
-    return [(question, corpus.search(question, 5), facts) for question, facts in questions]
+    """Each question's hits as the answerer retrieves them (top 5), with the facts to find."""
+    return [(corpus.search(question, 5), facts) for question, facts in questions]
 
 
 def table(name: str, cases: list[Case], counts: list[int], weights: list[float]) -> None:
@@ -50,8 +50,8 @@ def table(name: str, cases: list[Case], counts: list[int], weights: list[float])
         cells = []
         for count in counts:
             found = chars = 0
-            for question, hits, facts in cases:
-                text = " ".join(item.text for item in select_evidence(question, hits, count, weight))
+            for hits, facts in cases:
+                text = " ".join(item.text for item in select_evidence(hits, count, weight))
                 chars += len(text)
                 found += all(fact_present(forms, text) for forms in facts)
             cells.append(f"{found / len(cases):.3f} / {chars / len(cases):>5.0f}")

@@ -113,7 +113,7 @@ class Answerer:
         rewrite_ms = _ms(started) if turns else None
         searching = time.perf_counter()
         hits = self.corpus.search(asked, top_k, language=language_code, where=where)
-        evidence = select_evidence(asked, hits, EVIDENCE_SENTENCES)
+        evidence = select_evidence(hits, EVIDENCE_SENTENCES)
         related = closest_passages(hits, RELATED_PASSAGES)
         compose = _Composer(asked, language_code, related, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)

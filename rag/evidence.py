@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 
 from rag.lexical import STOPWORDS
 from rag.retrieval import Evidence, Hit
-from rag.slots import period_check, read_slots
 from rag.textnorm import fold
 
 _WORD = re.compile(r"\w+")
@@ -17,29 +16,23 @@ _PREFIX = 5
 # A sentence's own e5 cosine is squeezed into about 0.78-0.90 and knows nothing of the passage around it;
 # its chunk's hybrid score does. `bench/evidence.py` measures ranking by cosine plus a share of the
 # chunk's score over the best hit's: at 0.2, 4 sentences held every fact of 0.95 of the gold questions
-# (5 by cosine: 0.89) and the PIAF answer of 0.82 (0.78). Yet the answers got worse (gold fact accuracy
-# 0.74 -> 0.70): the 1.5B model reads the excerpt most like the question first, and lost it when the
-# chunk's rank moved it down. So answers rank by cosine alone; the weight stays for the benchmark.
+# (5 by cosine: 0.89) and the PIAF answer of 0.82 (0.78). Yet the answers written from it were worse
+# (gold fact accuracy 0.74 -> 0.70, `rag eval --generator local`): the 1.5B model reads the excerpt most
+# like the question first and missed it when the chunk's rank moved it down. Answers rank by cosine
+# alone; the weight stays for the benchmark, to be tried again with a reader less sensitive to order.
 CHUNK_SCORE_WEIGHT = 0.0
-# A sentence about another quarter or year than the question's ("au quatrième trimestre 2024" for a
-# question on Q2 2025) loses this much: it drops behind the others, so a small model cannot take its
-# figure for the asked period, and a near miss finds no figure to misuse (bench/evidence.py).
-PERIOD_MISMATCH_PENALTY = 0.1
 
 
-def select_evidence(
-    question: str, hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK_SCORE_WEIGHT
-) -> list[Evidence]:
-    """The `limit` best sentences of the hits for `question`, best first, each span once (overlapping
-    chunks share some)."""
+def select_evidence(hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK_SCORE_WEIGHT) -> list[Evidence]:
+    """The `limit` best sentences of the hits, best first, each span once (overlapping chunks share some)."""
     top = max((hit.score for hit in hits), default=0.0)
-    slots = read_slots(question)
 
     def rank(hit: Hit, sentence: Evidence) -> float:
-        score = sentence.score + (chunk_weight * hit.score / top if top > 0 else 0.0)
-        return score - (PERIOD_MISMATCH_PENALTY if period_check(slots, [sentence.dated_text]) == "mismatch" else 0.0)
+        return sentence.score + (chunk_weight * hit.score / top if top > 0 else 0.0)
 
-    ranked = sorted(((rank(hit, sentence), sentence) for hit in hits for sentence in hit.sentences), key=lambda pair: -pair[0])
+    ranked = sorted(
+        ((rank(hit, sentence), sentence) for hit in hits for sentence in hit.sentences), key=lambda pair: -pair[0]
+    )
     return _distinct(sentence for _, sentence in ranked)[:limit]
 
 

@@ -120,7 +120,8 @@ def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots,
     holding = [item for item, found in zip(items, values) if any(readings & found for readings in figures)]
     basis = holding or list(items)
     entity = entity_check(slots, [*(item.text for item in basis), *(item.title for item in basis)])
-    return Claim(text, cited, ClaimChecks(figure_check, entity, period_check(slots, [item.dated_text for item in basis])))
+    period = period_check(slots, [item.dated_text for item in basis])
+    return Claim(text, cited, ClaimChecks(figure_check, entity, period))
 
 
 def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:
@@ -164,7 +165,8 @@ def restates(answer: str, question: str) -> bool:
     """
     def stems(text: str) -> set[str]:
         prose = CITATION_MARKER.sub(" ", text)
-        return {word[:4] for word in _content_words(prose)} | {str(value) for readings in numbers_in(prose) for value in readings}
+        figures = {str(value) for readings in numbers_in(prose) for value in readings}
+        return {word[:4] for word in _content_words(prose)} | figures
 
     return not stems(answer) - stems(question)
 

@@ -107,7 +107,8 @@ def test_an_echoed_question_is_not_an_answer():
 
 def test_an_answer_that_only_restates_the_question_is_sent_back():
     question = "Which company does Amazon keep pouring billions into even though it is OpenAI's main competitor?"
-    restated = verify("Amazon keeps pouring billions into even though it is OpenAI's main competitor [1].", EVIDENCE, "en", question)
+    echo = "Amazon keeps pouring billions into even though it is OpenAI's main competitor [1]."
+    restated = verify(echo, EVIDENCE, "en", question)
     assert restated.problem == "restated"
     named = verify("Amazon keeps pouring billions into Anthropic [1].", EVIDENCE, "en", question)
     assert named.problem != "restated"
