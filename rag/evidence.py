@@ -15,7 +15,7 @@ _WORD = re.compile(r"\w+")
 _PREFIX = 5
 # A sentence's own e5 cosine is squeezed into about 0.78-0.90 and knows nothing of the passage around it;
 # its chunk's hybrid score does. `bench/evidence.py` measures ranking by cosine plus a share of the
-# chunk's score over the best hit's: at 0.2, 4 sentences held every fact of 0.95 of the gold questions
+# chunk's score over the best hit's: at 0.2, 4 sentences held every fact of 0.93 of the gold questions
 # (5 by cosine: 0.89) and the PIAF answer of 0.82 (0.78). Yet the answers written from it were worse
 # (gold fact accuracy 0.74 -> 0.70, `rag eval --generator local`): the 1.5B model reads the excerpt most
 # like the question first and missed it when the chunk's rank moved it down. Answers rank by cosine
