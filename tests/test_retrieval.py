@@ -103,3 +103,12 @@ def test_a_corpus_written_article_by_article_ranks_like_one_built_at_once(
         for mode in ("hybrid", "lexical", "dense"):
             expected = [(hit.chunk_id, round(hit.score, 4)) for hit in whole.search(question, 8, mode=mode)]
             assert [(hit.chunk_id, round(hit.score, 4)) for hit in piecewise.search(question, 8, mode=mode)] == expected
+
+
+def test_a_sentence_naming_no_period_reads_it_from_the_nearest_earlier_one(seed_corpus):
+    hits = seed_corpus.search("De combien les revenus d'AWS ont-ils cru, pour quel bénéfice opérationnel ?", 5)
+    evidence = next(item for hit in hits for item in hit.sentences if "ont cru de 19%" in item.text)
+    assert "quatrième trimestre 2024" in evidence.period_context
+    assert evidence.dated_text.endswith(evidence.text)
+    dated = next(item for hit in hits for item in hit.sentences if "2025" in item.text)
+    assert dated.period_context == "" and dated.dated_text == dated.text

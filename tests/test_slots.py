@@ -85,3 +85,12 @@ def test_quotes_are_claims_checked_like_answers():
     quotes = [_evidence("AWS a dégagé 10,6 milliards au quatrième trimestre 2024.")]
     (claim,) = check_quotes(quotes, "What operating income did AWS report for the second quarter of 2025?")
     assert claim.citations == [1] and claim.checks.period == "mismatch" and claim.checks.figures == "supported"
+
+
+def test_a_claim_is_checked_against_the_period_its_article_gave_earlier():
+    context = "Les dépenses en capitaux du quatrième trimestre 2024 ont atteint 26,3 milliards de dollars."
+    growth = Evidence("doc", "AWS", "Les revenus d'AWS ont cru de 19%.", 0, 33, 0.9, period_context=context)
+    (asked_q2,) = check_claims("Les revenus d'AWS ont cru de 19% [1].", [growth], "Et au deuxième trimestre 2025 ?")
+    assert asked_q2.checks.period == "mismatch"
+    (asked_q4,) = check_claims("Les revenus d'AWS ont cru de 19% [1].", [growth], "Au quatrième trimestre 2024 ?")
+    assert asked_q4.checks.period == "matches"
