@@ -6,6 +6,7 @@ cancel. The real model is exercised by the `llm` tests; these pin what the syste
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -142,10 +143,18 @@ def test_cancel_stops_the_model_and_no_answer_follows(scripted):
 
 def test_a_near_miss_answer_is_shown_with_its_claim_flagged(scripted):
     answerer, generator = scripted
-    # AWS's operating profit, uncited: verification cites the excerpt holding the figure, wherever it ranks
-    near_miss = "Le bénéfice net de NVIDIA en 2024 est de 10,6 milliards de dollars."
-    generator.enqueue(near_miss)
-    answer = answerer.ask("Quel est le bénéfice net de NVIDIA en 2024 ?")
+    question = "Quel est le bénéfice net de NVIDIA en 2024 ?"
+    sources = next(event for event in answerer.stream(question) if isinstance(event, Sources))  # no generation yet
+    # a figure of an excerpt about another company, uncited: verification cites the excerpt holding it
+    figure = next(
+        match.group(1)
+        for passage in sources.passages
+        if "nvidia" not in f"{passage.title} {passage.snippet}".casefold()
+        for match in [re.search(r"(\d+(?:,\d+)?) milliards", passage.snippet)]
+        if match
+    )
+    generator.enqueue(f"Le bénéfice net de NVIDIA en 2024 est de {figure} milliards de dollars.")
+    answer = answerer.ask(question)
     assert not answer.abstained and len(generator.requests) == 1
     (claim,) = answer.claims
     assert claim.checks.entity == "mismatch" and claim.checks.figures == "supported"
