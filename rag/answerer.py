@@ -32,7 +32,7 @@ from rag.prompting import build_messages
 from rag.rendering import as_of, render_figures
 from rag.retrieval import Evidence
 from rag.textnorm import unreadable
-from rag.verification import Verdict, check_quotes, has_mismatch, verify
+from rag.verification import Verdict, check_quotes, figures_of_another_period, has_mismatch, verify
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,9 @@ class Answerer:
             verdict = verify("".join(pieces), evidence, language_code, asked)
             if verdict.declined:
                 yield Final(compose.refusal("not_in_passages", self.generator.name, _ms(generating)))
+                return
+            if verdict.problem is None and figures_of_another_period(verdict.claims):
+                yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
                 return
             if verdict.problem is None:
                 model = self.generator.name

@@ -105,6 +105,17 @@ def has_mismatch(claims: Sequence[Claim]) -> bool:
     return any(claim.checks.entity == "mismatch" or claim.checks.period == "mismatch" for claim in claims)
 
 
+def figures_of_another_period(claims: Sequence[Claim]) -> bool:
+    """Whether the answer's figures all come from snippets about another period than the question's.
+
+    "AWS's operating income in Q2 2025?" answered with the Q4 2024 figure is a near miss: the
+    articles give the figure, not for the asked quarter. Only periods are enforced: an entity
+    mismatch is often a snippet saying "the company", and enforcing it refused answerable questions.
+    """
+    stated = [claim for claim in claims if claim.checks.figures == "supported"]
+    return bool(stated) and all(claim.checks.period == "mismatch" for claim in stated)
+
+
 def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots, question: str) -> Claim:
     """A claim's checks. Slots are read on the snippets that hold its figures (citing a snippet about
     NVIDIA beside the one holding Amazon's figure does not make the figure NVIDIA's), or on all of them

@@ -175,3 +175,16 @@ def test_an_english_answer_gets_english_figures_from_french_excerpts(scripted):
     answer = answerer.ask("How much will Amazon invest in 2025?")
     assert not answer.abstained and "100 billion dollars" in answer.answer and "milliards" not in answer.answer
     assert "100 billion dollars" in answer.claims[0].text
+
+
+def test_a_figure_of_another_quarter_is_refused_not_given_for_the_asked_one(scripted):
+    answerer, generator = scripted
+    question = "What operating income did AWS report for the second quarter of 2025?"
+    sources = next(event for event in answerer.stream(question) if isinstance(event, Sources))  # no generation yet
+    assert any("10,6 milliards" in passage.snippet for passage in sources.passages), "the test needs Q4 2024's figure"
+    generator.enqueue("AWS reported an operating income of 10.6 billion dollars for the second quarter of 2025.")
+    answer = answerer.ask(question)
+    assert answer.abstained and answer.abstain_reason == "unsupported_after_check"
+    assert answer.answer == REFUSALS["en"] and not answer.citations and generator.pending == 0
+    generator.enqueue("AWS revenue reached 30.9 billion dollars in the second quarter of 2025.")
+    assert not answerer.ask("What revenue did AWS report for the second quarter of 2025?").abstained

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answer_types import Claim, ClaimChecks
 from rag.retrieval import Evidence
 from rag.slots import entity_check, period_check, read_slots
-from rag.verification import check_claims, check_quotes, has_mismatch, verify
+from rag.verification import check_claims, check_quotes, figures_of_another_period, has_mismatch, verify
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,14 @@ def test_a_claim_is_checked_against_the_period_its_article_gave_earlier():
     assert asked_q2.checks.period == "mismatch"
     (asked_q4,) = check_claims("Les revenus d'AWS ont cru de 19% [1].", [growth], "Au quatrième trimestre 2024 ?")
     assert asked_q4.checks.period == "matches"
+
+
+def test_an_answer_whose_figures_all_come_from_another_period_is_flagged():
+    def claim(figures: str, period: str) -> Claim:
+        return Claim("text", [1], ClaimChecks(figures, "matches", period))  # type: ignore[arg-type]
+
+    assert figures_of_another_period([claim("supported", "mismatch")])
+    assert not figures_of_another_period([claim("supported", "mismatch"), claim("supported", "matches")])
+    assert not figures_of_another_period([claim("none", "mismatch")])  # no figure taken from it
+    assert not figures_of_another_period([claim("supported", "n/a")])
+    assert not figures_of_another_period([])
