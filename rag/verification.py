@@ -168,16 +168,20 @@ def _supporting_excerpt(prose: str, figures: list[set], evidence: Sequence[Evide
     return None if best is None else best[1]
 
 
+_UNIT_SYMBOLS = re.compile(r"[%$€£]")
+
+
 def restates(answer: str, question: str) -> bool:
     """Whether the answer adds no word or figure to the question's: "Amazon keeps pouring billions into
     [the company] even though it is OpenAI's rival [1]" repeats the question and names nobody.
 
-    Words compare by their first four letters, so "keeps" repeats "keep".
+    Words compare by their first four letters, so "keeps" repeats "keep"; unit symbols count, so
+    "30 à 40 %" answers "30 à 40 fois ?".
     """
     def stems(text: str) -> set[str]:
         prose = CITATION_MARKER.sub(" ", text)
         figures = {str(value) for readings in numbers_in(prose) for value in readings}
-        return {word[:4] for word in _content_words(prose)} | figures
+        return {word[:4] for word in _content_words(prose)} | figures | set(_UNIT_SYMBOLS.findall(prose))
 
     return not stems(answer) - stems(question)
 

@@ -8,7 +8,7 @@ import pytest
 
 from rag.evidence import Evidence
 from rag.textnorm import fold, number_values
-from rag.verification import verify
+from rag.verification import restates, verify
 
 EVIDENCE = [
     Evidence("a", "t", "OpenAI signe un contrat de 38 milliards de dollars sur sept ans avec AWS.", 0, 75, 0.9),
@@ -112,6 +112,12 @@ def test_an_answer_that_only_restates_the_question_is_sent_back():
     assert restated.problem == "restated"
     named = verify("Amazon keeps pouring billions into Anthropic [1].", EVIDENCE, "en", question)
     assert named.problem != "restated"
+
+
+def test_an_answer_correcting_the_unit_of_the_question_is_no_restatement():
+    question = "Trainium2 offre-t-il un rapport prix/performance 30 à 40 fois supérieur ?"
+    assert not restates("Trainium2 offre un rapport prix/performance 30 à 40 % supérieur [1].", question)
+    assert restates("Trainium2 offre un rapport prix/performance 30 à 40 fois supérieur [1].", question)
 
 
 def test_a_figure_is_something_the_question_did_not_say():
