@@ -26,7 +26,7 @@ from rag.config import Settings  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evaluation.normalize import fact_present  # noqa: E402
-from rag.evaluation.piaf import default_index_dir, load_piaf, sample  # noqa: E402
+from rag.evaluation.piaf import DEFAULT_DATASET, default_index_dir, load_piaf, sample  # noqa: E402
 from rag.evidence import select_evidence  # noqa: E402
 from rag.retrieval import Hit  # noqa: E402
 from rag.service import open_corpus  # noqa: E402
@@ -75,7 +75,7 @@ def main() -> None:
     table("gold set (seeds)", retrieved(open_corpus(settings), gold), counts, weights)
     piaf_index = default_index_dir(settings)
     if args.piaf and piaf_index.exists():
-        dataset = load_piaf(ROOT.parent / "shared" / "datasets" / "piaf" / "piaf-v1.0.json")
+        dataset = load_piaf(ROOT / DEFAULT_DATASET)
         questions = [(question.question, (question.answers,)) for question in sample(dataset.questions, args.piaf)]
         table("PIAF (fixed sample)", retrieved(open_corpus(settings, index_dir=piaf_index), questions), counts, weights)
 

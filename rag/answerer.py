@@ -256,7 +256,7 @@ def _validate(question: str, language: str, top_k: int) -> str:
 
 
 def _best_cosine(evidence: Sequence[Evidence]) -> float:
-    """The question's cosine with its closest evidence sentence (evidence is ranked on more than cosine)."""
+    """The question's cosine with its closest evidence sentence, however `select_evidence` ranked them."""
     return max(item.score for item in evidence)
 
 
