@@ -20,8 +20,25 @@ def marker_numbers(match: re.Match[str]) -> list[int]:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Another article's verbatim copy of a cited snippet (wire copy, a rewrite): `snippet == text[start:end]`."""
+
+    doc_id: str
+    title: str
+    snippet: str
+    start: int
+    end: int
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Citation:
-    """A verbatim snippet: `snippet == documents[doc_id].text[start:end]`; `id` is its [n] marker."""
+    """A verbatim snippet: `snippet == documents[doc_id].text[start:end]`; `id` is its [n] marker.
+
+    `also_reported_by` lists other articles that carry the same sentence, collapsed into this one.
+    """
 
     id: int
     doc_id: str
@@ -34,10 +51,14 @@ class Citation:
     source: str | None = None
     url: str | None = None
     author: str | None = None
+    also_reported_by: list[Report] = field(default_factory=list)
 
 
 FigureCheck = Literal["supported", "unsupported", "none"]
 SlotCheck = Literal["matches", "mismatch", "n/a"]
+# Whether other outlets' snippets give the claim's figures too ("consistent"), other values for the
+# same quantity ("conflict"), or no other outlet states it ("n/a").
+AgreementCheck = Literal["consistent", "conflict", "n/a"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,9 @@ class ClaimChecks:
     figures: FigureCheck  # every figure is in a cited snippet (or the question); "none": it has no figure
     entity: SlotCheck  # a cited snippet names the company or product the question asks about
     period: SlotCheck  # the cited snippets speak of the question's year and quarter, not another
+    agreement: AgreementCheck = "n/a"  # between the outlets stating the claim's figures
+    # Why differing values still agree ("105,2 is more than 100"), or which values conflict.
+    agreement_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,7 @@ class Claim:
     text: str
     citations: list[int]
     checks: ClaimChecks
+    sources: int = 1  # distinct outlets (or articles, when the outlet is unknown) its citations come from
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from rag.agreement import annotate, cross_check
 from rag.answer_types import (
     CITATION_MARKER,
     AbstainReason,
@@ -16,6 +17,7 @@ from rag.answer_types import (
     Citation,
     Claim,
     Final,
+    Report,
     Sources,
     Token,
     Turn,
@@ -32,7 +34,7 @@ from rag.prompting import build_messages
 from rag.rendering import as_of, render_figures
 from rag.retrieval import Evidence
 from rag.textnorm import unreadable
-from rag.verification import Verdict, check_quotes, figures_of_another_period, has_mismatch, verify
+from rag.verification import Verdict, check_quotes, figures_of_another_period, has_mismatch, recheck, verify
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
 EVIDENCE_SENTENCES = 5  # prompt size drives latency on 2 cores; bench/evidence.py measures what each count holds
 RELATED_PASSAGES = 3
+# Other outlets' copies of a story crowd the top passages, so claims are cross-checked (rag/agreement.py)
+# against the sentences of this many: an article giving the same figure, or another one, is often lower.
+CROSS_CHECK_PASSAGES = 10
 EXTRACTIVE_MODEL = "extractive"
 # e5 cosine between the question and its best evidence sentence, calibrated on the gold set
 # (bench/refusal.py): below RELEVANCE_THRESHOLD nothing relevant was retrieved; at or above
@@ -112,7 +117,8 @@ class Answerer:
             return
         rewrite_ms = _ms(started) if turns else None
         searching = time.perf_counter()
-        hits = self.corpus.search(asked, top_k, language=language_code, where=where)
+        retrieved = self.corpus.search(asked, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
+        hits = retrieved[:top_k]
         evidence = select_evidence(hits, EVIDENCE_SENTENCES)
         related = closest_passages(hits, RELATED_PASSAGES)
         compose = _Composer(asked, language_code, related, started, _ms(searching), rewrite_ms)
@@ -150,8 +156,12 @@ class Answerer:
                 yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
                 return
             if verdict.problem is None:
-                model = self.generator.name
-                yield Final(compose.generated(verdict, evidence, model, _ms(generating)))
+                pool = [sentence for hit in retrieved for sentence in hit.sentences]
+                checked = cross_check(verdict.text, evidence, pool, language_code)
+                verdict = recheck(checked.text, checked.evidence, asked)
+                claims = annotate(verdict.claims, checked.evidence, checked.conflicts)
+                verdict = replace(verdict, claims=tuple(claims))
+                yield Final(compose.generated(verdict, checked.evidence, self.generator.name, _ms(generating)))
                 return
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
@@ -183,7 +193,7 @@ class _Composer:
         otherwise each quote's checks are shown with it.
         """
         chosen = [item for item in evidence[:2] if item.score >= evidence[0].score - 0.02]
-        claims = list(check_quotes(chosen, self.question))
+        claims = annotate(check_quotes(chosen, self.question), chosen, [])
         if all(has_mismatch([claim]) for claim in claims):
             return self.refusal("unsupported_after_check", EXTRACTIVE_MODEL, generate_ms)
         lead, open_quote, close_quote = _EXTRACTIVE_LEAD[self.language]
@@ -234,9 +244,10 @@ class _Composer:
 
 
 def _citation(number: int, item: Evidence) -> Citation:
+    copies = [Report(c.doc_id, c.title, c.text, c.start, c.end, c.date, c.source, c.url) for c in item.also]
     return Citation(
         number, item.doc_id, item.title, item.text, item.start, item.end, round(item.score, 4),
-        item.date, item.source, item.url, item.author,
+        item.date, item.source, item.url, item.author, copies,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
+from rag.agreement import is_copy
 from rag.lexical import STOPWORDS
 from rag.retrieval import Evidence, Hit
 from rag.textnorm import fold
@@ -33,12 +35,25 @@ def select_evidence(hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK
     ranked = sorted(
         ((rank(hit, sentence), sentence) for hit in hits for sentence in hit.sentences), key=lambda pair: -pair[0]
     )
-    return _distinct(sentence for _, sentence in ranked)[:limit]
+    return _collapse_copies(_distinct(sentence for _, sentence in ranked), limit)
 
 
 def closest_passages(hits: Sequence[Hit], limit: int) -> list[Evidence]:
     """Each hit's best sentence, in retrieval order, distinct: what a refusal shows as related."""
-    return _distinct(hit.sentences[0] for hit in hits if hit.sentences)[:limit]
+    return _collapse_copies(_distinct(hit.sentences[0] for hit in hits if hit.sentences), limit)
+
+
+def _collapse_copies(ranked: Sequence[Evidence], limit: int) -> list[Evidence]:
+    """The `limit` best snippets that are not copies of a better one; each copy (wire copy, a rewrite in
+    another article) is kept on the snippet it repeats, as "also reported by", instead of taking a slot."""
+    chosen: list[Evidence] = []
+    for item in ranked:
+        original = next((n for n, kept in enumerate(chosen) if is_copy(kept, item)), None)
+        if original is not None:
+            chosen[original] = replace(chosen[original], also=(*chosen[original].also, item))
+        elif len(chosen) < limit:
+            chosen.append(item)
+    return chosen
 
 
 def shares_a_word(question: str, hits: Sequence[Hit]) -> bool:

@@ -71,13 +71,17 @@ _FIRST_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 def as_of(text: str, day: str, language: LanguageCode) -> str:
     """`text` opened with the day its sources speak of: "As of 5 November 2025, …", "Au 5 novembre 2025, …"."""
-    when = date.fromisoformat(day)
-    month = _MONTH_NAMES[language][when.month - 1]
-    lead = f"As of {when.day} {month} {when.year}" if language == "en" else (
-        f"Au {'1er' if when.day == 1 else when.day} {month} {when.year}"
-    )
+    lead = f"As of {spoken_day(day, language)}" if language == "en" else f"Au {spoken_day(day, language)}"
     if (word := _FIRST_WORD.match(text)) is not None:
         folded = word.group().casefold()
         if folded in _COMMON_OPENINGS or re.split("['’]", folded)[0] in _COMMON_OPENINGS:
             text = text[0].lower() + text[1:]  # "The contract…" -> "As of …, the contract…"; "OpenAI" stays
     return f"{lead}, {text}"
+
+
+def spoken_day(day: str, language: LanguageCode) -> str:
+    """An ISO day the way the answer's language says it: "5 November 2025", "1er novembre 2025"."""
+    when = date.fromisoformat(day)
+    month = _MONTH_NAMES[language][when.month - 1]
+    number = "1er" if language == "fr" and when.day == 1 else str(when.day)
+    return f"{number} {month} {when.year}"

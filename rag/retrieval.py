@@ -77,6 +77,8 @@ class Evidence:
     # When the span names no year or quarter: the nearest earlier sentence of its article that does.
     # "AWS ont cru de 19 %" speaks of the quarter an earlier sentence named; slot checks read it there.
     period_context: str = ""
+    # The same sentence in other articles (wire copy, rewrites), collapsed into this one by evidence selection.
+    also: tuple[Evidence, ...] = ()
 
     @property
     def dated_text(self) -> str:

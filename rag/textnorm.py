@@ -64,7 +64,12 @@ def number_values(text: str) -> set[Decimal]:
 
 def numbers_in(text: str) -> list[set[Decimal]]:
     """One set of readings per number written in `text`, in order."""
-    return [_readings(match.group()) for match in _NUMBER.finditer(text)]
+    return [readings for _, _, readings in number_spans(text)]
+
+
+def number_spans(text: str) -> list[tuple[int, int, set[Decimal]]]:
+    """Where each number written in `text` is (start, end) and what it can mean, in order."""
+    return [(match.start(), match.end(), _readings(match.group())) for match in _NUMBER.finditer(text)]
 
 
 def _readings(token: str) -> set[Decimal]:

@@ -76,6 +76,12 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     return Verdict(text, cited, False, None, claims)
 
 
+def recheck(text: str, evidence: Sequence[Evidence], question: str) -> Verdict:
+    """The verdict on an answer the system itself extended (more citations, a sentence on divergence)."""
+    text, cited = _keep_valid_markers(text, len(evidence))
+    return Verdict(text, cited, False, None, check_claims(text, evidence, question))
+
+
 def check_claims(text: str, evidence: Sequence[Evidence], question: str) -> tuple[Claim, ...]:
     """Each cited sentence of `text` as a claim, checked for figures, entity and period.
 

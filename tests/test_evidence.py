@@ -40,3 +40,25 @@ def test_a_sentence_shared_by_overlapping_chunks_is_given_once_and_the_limit_hol
 
 def test_no_hits_no_evidence():
     assert select_evidence([], 4) == []
+
+
+def said(doc_id: str, text: str, score: float, source: str | None = None) -> Evidence:
+    return Evidence(doc_id, "title", text, 0, len(text), score, source=source)
+
+
+def test_the_same_sentence_in_other_articles_is_one_source_that_they_also_report():
+    wire = "OpenAI signe un contrat de 38 milliards de dollars sur sept ans avec Amazon Web Services."
+    original = hit("a", 1.0, said("a", wire, 0.90, "Le Fil"), said("a", "Une autre phrase sur le cloud et l'IA.", 0.81))
+    copy = hit("b", 0.9, said("b", wire, 0.89, "Cloud Hebdo"))
+    other = hit("c", 0.8, said("c", "Amazon investit 100 milliards de dollars dans ses centres de données.", 0.85))
+    chosen = select_evidence([original, copy, other], 2)
+    assert [item.doc_id for item in chosen] == ["a", "c"]  # the copy takes no slot of its own
+    assert [item.doc_id for item in chosen[0].also] == ["b"]
+
+
+def test_a_copy_with_another_figure_is_no_copy_it_is_another_claim():
+    original = hit("a", 1.0, said("a", "OpenAI signe un contrat de 38 milliards de dollars sur sept ans.", 0.90))
+    variant = hit("b", 0.9, said("b", "OpenAI signe un contrat de 45 milliards de dollars sur sept ans.", 0.89))
+    chosen = select_evidence([original, variant], 2)
+    assert [item.doc_id for item in chosen] == ["a", "b"]
+    assert chosen[0].also == ()
