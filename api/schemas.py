@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from rag.answer_types import AbstainReason, Answer, FigureCheck, SlotCheck, Sources, Turn
+from rag.answer_types import AbstainReason, AgreementCheck, Answer, FigureCheck, SlotCheck, Sources, Turn
 from rag.answerer import MAX_QUESTION_CHARS, MAX_TOP_K
 from rag.filters import DocumentFilter
 from rag.followup import MAX_HISTORY_CHARS, MAX_TURNS
@@ -116,6 +116,19 @@ class _Cited(BaseModel):
     author: str | None = None
 
 
+class ReportOut(BaseModel):
+    """Another article carrying the cited sentence: `snippet == GET /documents/{doc_id} .text[start:end]`."""
+
+    doc_id: str
+    title: str
+    snippet: str
+    start: int
+    end: int
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
 class CitationOut(_Cited):
     """A verbatim snippet: `snippet == GET /documents/{doc_id} .text[start:end]`; `id` is its [n] marker."""
 
@@ -126,6 +139,9 @@ class CitationOut(_Cited):
     start: int
     end: int
     score: float
+    also_reported_by: list[ReportOut] = Field(
+        default_factory=list, description="Other articles carrying the same sentence (wire copy, rewrites)."
+    )
 
 
 class ChecksOut(BaseModel):
@@ -134,6 +150,14 @@ class ChecksOut(BaseModel):
     figures: FigureCheck = Field(description="Its figures are in its cited snippets; `none`: it states no figure.")
     entity: SlotCheck = Field(description="A cited snippet names the company or product the question asks about.")
     period: SlotCheck = Field(description="The cited snippets speak of the question's year and quarter.")
+    agreement: AgreementCheck = Field(
+        "n/a",
+        description="`consistent`: other outlets give its figures too (or values a qualifier or rounding explains); "
+        "`conflict`: another article gives another value for the same quantity; `n/a`: one outlet states it.",
+    )
+    agreement_reason: str | None = Field(
+        None, description="Why differing values agree (qualifier, rounding), or the two values in conflict."
+    )
 
 
 class ClaimOut(BaseModel):
@@ -142,6 +166,7 @@ class ClaimOut(BaseModel):
     text: str
     citations: list[int]
     checks: ChecksOut
+    sources: int = Field(1, description="Distinct outlets (articles, when the outlet is unknown) it is cited from.")
 
 
 class AnswerOut(BaseModel):
@@ -214,6 +239,7 @@ class DocumentSummary(BaseModel):
     language: str | None = Field(description="The language tag the article declares (not detected).")
     characters: int = Field(description="Length of the cleaned text, the reference for every offset.")
     chunks: int = Field(description="Passages it was split into for retrieval.")
+    story: str = Field(description="The story it reports: copies and rewrites of one article share this id.")
 
     @classmethod
     def of(cls, stored: StoredDocument, chunks: int) -> DocumentSummary:
@@ -228,6 +254,7 @@ class DocumentSummary(BaseModel):
             language=document.language,
             characters=len(document.text),
             chunks=chunks,
+            story=stored.story,
         )
 
     @classmethod

@@ -7,6 +7,7 @@ offsets, checks the items, writes the gold set and prints its counts. Run from t
     .venv/bin/python eval/build_gold.py           # rebuild eval/gold.jsonl
     .venv/bin/python eval/build_gold.py --check   # fail if eval/gold.jsonl is out of date
     .venv/bin/python eval/build_gold.py --dates   # the date questions over the dated fixture articles
+    .venv/bin/python eval/build_gold.py --stories # agreement between outlets, over the stories corpus
 
 It exits non-zero, listing every problem, if a quote is missing or occurs more than once (lengthen
 it), if an item is malformed, or if a required fact has no acceptable form in its evidence.
@@ -30,6 +31,10 @@ SEEDS = ROOT / "seeds"
 DATES_SOURCE = ROOT / "eval" / "gold_dates_source.jsonl"
 DATES_OUTPUT = ROOT / "eval" / "gold_dates.jsonl"
 DATED_ARTICLES = [ROOT / "tests" / "fixtures" / name for name in ("news", "feeds", "exports")]
+# Agreement between outlets: the seeds as several outlets published them (eval/build_stories.py).
+STORIES_SOURCE = ROOT / "eval" / "gold_stories_source.jsonl"
+STORIES_OUTPUT = ROOT / "eval" / "gold_stories.jsonl"
+STORIES = [ROOT / "tests" / "fixtures" / "stories"]
 
 sys.path.insert(0, str(ROOT))
 from rag.documents import Document, read_documents  # noqa: E402
@@ -39,7 +44,7 @@ from rag.rendering import as_of  # noqa: E402
 from rag.textnorm import fold  # noqa: E402
 
 REQUIRED_KEYS = ("id", "language", "question", "answerable", "category", "facts", "doc_ids", "evidence")
-OPTIONAL_KEYS = ("notes", "history", "standalone_entities")
+OPTIONAL_KEYS = ("notes", "history", "standalone_entities", "conflict", "min_sources")
 _ID = re.compile(r"(fr|en)-\d{3}")
 
 
@@ -194,9 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     """Build (or with --check, verify) the gold set; 0 when all is well, 1 on any problem."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="verify the gold set is up to date; write nothing")
-    parser.add_argument("--dates", action="store_true", help="build eval/gold_dates.jsonl over the dated fixtures")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--dates", action="store_true", help="build eval/gold_dates.jsonl over the dated fixtures")
+    chosen.add_argument("--stories", action="store_true", help="build eval/gold_stories.jsonl over the stories corpus")
     args = parser.parse_args(argv)
-    source, output, corpus = (DATES_SOURCE, DATES_OUTPUT, DATED_ARTICLES) if args.dates else (SOURCE, OUTPUT, [SEEDS])
+    source, output, corpus = (
+        (DATES_SOURCE, DATES_OUTPUT, DATED_ARTICLES) if args.dates
+        else (STORIES_SOURCE, STORIES_OUTPUT, STORIES) if args.stories
+        else (SOURCE, OUTPUT, [SEEDS])
+    )
     # The fixtures hold deliberately bad files and entries too: what loads is the corpus.
     documents = {document.doc_id: document for document in read_documents(corpus).documents}
     items, errors = build(source, documents)
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
-            flag = " --dates" if args.dates else ""
+            flag = " --dates" if args.dates else " --stories" if args.stories else ""
             sys.stderr.write(f"{output.relative_to(ROOT)} is out of date: run python eval/build_gold.py{flag}\n")
             return 1
     else:

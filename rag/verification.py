@@ -34,6 +34,10 @@ _DECLINES = (
 )
 
 
+# Markers written after the full stop ("… sept ans. [3]") belong to the sentence before it, not to one of their own.
+_MARKERS_AFTER_END = re.compile(r"([.!?…])\s*((?:" + CITATION_MARKER.pattern + r")+)")
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of checking one generated answer."""
@@ -56,7 +60,7 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     text = answer.strip()
     if _is_decline(text):
         return Verdict(text, (), True, None)
-    text, _ = _keep_valid_markers(text, len(evidence))
+    text, _ = _keep_valid_markers(_MARKERS_AFTER_END.sub(r" \2\1", text), len(evidence))
     if CITATION_MARKER.sub("", text).rstrip().endswith("?"):
         return Verdict(text, (), False, "unsupported")  # the question echoed back is no answer
     given = number_values(question)

@@ -15,6 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+STORIES = ROOT / "tests" / "fixtures" / "stories"
 
 
 class KeywordEmbedder:
@@ -89,3 +90,14 @@ def seed_corpus(seed_index_dir, embedder):
     from rag.corpus import Corpus
 
     return Corpus.open(seed_index_dir, embedder)
+
+
+@pytest.fixture(scope="session")
+def stories_index_dir(tmp_path_factory, embedder) -> Path:
+    """A real index over the stories corpus (tests/fixtures/stories: one story told by several outlets,
+    rewrites, and variants with a figure changed), built once; tests that write copy it first."""
+    from rag.corpus import Corpus
+
+    index_dir = tmp_path_factory.mktemp("stories-index")
+    Corpus.open(index_dir, embedder, missing_ok=True).sync_paths([STORIES])
+    return index_dir

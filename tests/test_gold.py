@@ -7,6 +7,8 @@ every evaluation; fix it by re-running `python eval/build_gold.py` (quotes are r
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -122,3 +124,14 @@ def test_gold_is_built_from_the_current_source() -> None:
         assert {k: v for k, v in authored.items() if k != "evidence"} == {
             k: v for k, v in built.items() if k != "evidence"
         }, built["id"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["eval/build_stories.py", "--check"], ["eval/build_gold.py", "--stories", "--check"]],
+    ids=["stories corpus", "stories gold"],
+)
+def test_the_stories_corpus_and_its_gold_are_built_from_their_sources(command: list[str]) -> None:
+    """The stories corpus is the seeds as eval/build_stories.py edits them; its gold resolves against it."""
+    built = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr

@@ -128,3 +128,13 @@ def test_a_figure_is_something_the_question_did_not_say():
 def test_a_figure_in_digits_is_supported_by_the_same_number_in_words():
     evidence = [Evidence("a", "t", "AWS a présenté ses modèles deux ans après la sortie de ChatGPT.", 0, 63, 0.9)]
     assert verify("AWS les a dévoilés 2 ans après ChatGPT [1].", evidence, "fr").problem is None
+
+
+def test_a_marker_written_after_the_full_stop_belongs_to_the_sentence_before():
+    evidence = [
+        Evidence("a", "t", "OpenAI signe un contrat de 38 milliards de dollars sur sept ans.", 0, 64, 0.9),
+        Evidence("b", "t", "Amazon investit 100 milliards de dollars.", 0, 41, 0.9),
+    ]
+    verdict = verify("Le contrat est de 38 milliards de dollars. [1] Amazon investit 100 milliards. [2]", evidence, "fr")
+    assert verdict.text == "Le contrat est de 38 milliards de dollars [1]. Amazon investit 100 milliards [2]."
+    assert [claim.citations for claim in verdict.claims] == [[1], [2]]

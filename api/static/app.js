@@ -30,6 +30,9 @@ const TEXT = {
     figures: { supported: "chiffres présents dans la source", unsupported: "chiffre absent de la source", none: "aucun chiffre" },
     entity: { matches: "la source parle de l’entreprise demandée", mismatch: "la source parle d’une autre entreprise", "n/a": "" },
     period: { matches: "la source parle de la période demandée", mismatch: "la source parle d’une autre période", "n/a": "" },
+    reportedBy: (count) => `rapporté par ${count} médias`,
+    conflict: "les sources divergent",
+    alsoReported: "Aussi publié par : ",
   },
   en: {
     answer: "Answer",
@@ -57,6 +60,9 @@ const TEXT = {
     figures: { supported: "figures found in the source", unsupported: "a figure is not in the source", none: "no figure" },
     entity: { matches: "the source is about the company asked", mismatch: "the source is about another company", "n/a": "" },
     period: { matches: "the source is about the period asked", mismatch: "the source is about another period", "n/a": "" },
+    reportedBy: (count) => `reported by ${count} outlets`,
+    conflict: "the sources disagree",
+    alsoReported: "Also reported by: ",
   },
 };
 
@@ -318,15 +324,20 @@ function showAnswer(answer, asked) {
 // Each claim with what was checked: a mark, and the reasons on hover or keyboard focus.
 function claimList(claims) {
   const items = claims.map((claim) => {
-    const { figures, entity, period } = claim.checks;
-    const ok = figures !== "unsupported" && entity !== "mismatch" && period !== "mismatch";
-    const reasons = [TEXT[uiLanguage].figures[figures], TEXT[uiLanguage].entity[entity], TEXT[uiLanguage].period[period]]
+    const { figures, entity, period, agreement, agreement_reason: why } = claim.checks;
+    const conflict = agreement === "conflict";
+    const ok = figures !== "unsupported" && entity !== "mismatch" && period !== "mismatch" && !conflict;
+    const reasons = [TEXT[uiLanguage].figures[figures], TEXT[uiLanguage].entity[entity], TEXT[uiLanguage].period[period],
+                     conflict ? `${t("conflict")}${why ? ` (${why})` : ""}` : ""]
       .filter(Boolean).join(" · ");
     const sourcesText = claim.citations.map((id) => `[${id}]`).join("");
-    return el("li", { class: ok ? "claim checked" : "claim flagged", tabindex: "0", title: reasons,
+    const outlets = claim.sources > 1 ? [el("span", { class: "claim-outlets", text: TEXT[uiLanguage].reportedBy(claim.sources) })] : [];
+    const kind = conflict ? "claim conflict" : ok ? "claim checked" : "claim flagged";
+    return el("li", { class: kind, tabindex: "0", title: reasons,
                       "aria-label": `${ok ? t("checked") : t("flagged")}: ${claim.text} ${sourcesText} (${reasons})` }, [
-      el("span", { class: "claim-mark", text: ok ? "✓" : "!", "aria-hidden": "true" }),
+      el("span", { class: "claim-mark", text: conflict ? "≠" : ok ? "✓" : "!", "aria-hidden": "true" }),
       el("span", { class: "claim-text", text: `${claim.text} ${sourcesText}` }),
+      ...outlets,
       el("span", { class: "claim-why", text: reasons }),
     ]);
   });
@@ -400,10 +411,19 @@ function card(citation, kind, highlightFrom) {
         title,
       ]),
       el("span", { class: "date", text: byline(citation) || t("undated") }),
+      ...alsoReported(citation),
       open,
     ],
   );
   return el("li", {}, [node]);
+}
+
+// The other articles carrying the same sentence, by outlet (or title) and date.
+function alsoReported(citation) {
+  const copies = citation.also_reported_by || [];
+  if (!copies.length) return [];
+  const names = copies.map((copy) => [copy.source || copy.title, formatDate(copy.date)].filter(Boolean).join(", "));
+  return [el("span", { class: "also-reported", text: `${t("alsoReported")}${names.join(" ; ")}` })];
 }
 
 // "outlet · date", each part only when known.

@@ -13,7 +13,7 @@ from rag.errors import InvalidInputError
 
 LANGUAGES = ("fr", "en")
 FOLLOW_UP = "follow_up"  # a question asked after earlier turns (`history`), answerable only with them
-ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap", "date", FOLLOW_UP)
+ANSWERABLE_CATEGORIES = ("fact", "list", "multi_doc", "paraphrase", "trap", "date", "stories", FOLLOW_UP)
 UNANSWERABLE_CATEGORIES = ("near_miss", "off_topic")
 CATEGORIES = ANSWERABLE_CATEGORIES + UNANSWERABLE_CATEGORIES
 
@@ -46,6 +46,8 @@ class GoldItem:
     notes: str | None = None
     history: tuple[Turn, ...] = ()
     standalone_entities: tuple[str, ...] = ()
+    conflict: bool = False  # the right answer says the articles disagree (two values, both cited)
+    min_sources: int | None = None  # the right answer's claim is reported by at least this many outlets
 
 
 def load_gold(path: Path) -> list[GoldItem]:
@@ -125,6 +127,11 @@ def _item(raw: dict[str, Any]) -> GoldItem:
     if (category == FOLLOW_UP) != bool(history and entities):
         raise ValueError(f"{item_id}: a {FOLLOW_UP} item, and only one, has a history and standalone_entities")
     notes = raw.get("notes")
+    conflict, min_sources = raw.get("conflict", False), raw.get("min_sources")
+    if not isinstance(conflict, bool):
+        raise ValueError(f"{item_id}: conflict must be true or false")
+    if min_sources is not None and (type(min_sources) is not int or min_sources < 2):
+        raise ValueError(f"{item_id}: min_sources must be a whole number of at least 2")
     return GoldItem(
         id=item_id,
         language=language,
@@ -137,6 +144,8 @@ def _item(raw: dict[str, Any]) -> GoldItem:
         notes=str(notes) if notes is not None else None,
         history=history,
         standalone_entities=entities,
+        conflict=conflict,
+        min_sources=min_sources,
     )
 
 

@@ -41,6 +41,9 @@ SCORES = (
     "refusal_precision",
     "refusal_recall",
     "standalone_entities",
+    "conflict_precision",
+    "conflict_recall",
+    "corroboration",
 )
 _REFUSAL_LANGUAGE = {text: language for language, text in REFUSALS.items()}
 # Why a failing item failed, key -> label: each item gets the first class that applies, in this order.
@@ -113,6 +116,10 @@ class ItemResult:
     standalone_question: str = ""
     standalone_missing: tuple[str, ...] | None = None  # follow-ups: expected entities the rewrite lacks
     timings_ms: dict[str, float] = field(default_factory=dict)
+    conflict_expected: bool = False
+    conflict_said: bool = False  # a claim of the answer reports a conflict between outlets
+    min_sources: int | None = None
+    sources: int = 0  # the most outlets any claim of the answer is cited from
     failures: tuple[str, ...] = ()
     failure_class: str | None = None  # a key of FAILURE_CLASSES, None when nothing failed
 
@@ -229,6 +236,10 @@ def score_item(
             if item.standalone_entities else None
         ),
         timings_ms=dict(answer.timings_ms),
+        conflict_expected=item.conflict,
+        conflict_said=any(claim.checks.agreement == "conflict" for claim in answer.claims),
+        min_sources=item.min_sources,
+        sources=max((claim.sources for claim in answer.claims), default=0),
     )
     return _with_failures(result, item.facts)
 
@@ -262,6 +273,13 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, float | None]:
         "refusal_precision": precision,
         "refusal_recall": recall,
         "standalone_entities": _mean(float(not r.standalone_missing) for r in follow_ups),
+        # Conflicts said where the gold answer has one (any other is a false alarm), and claims cited
+        # from as many outlets as the gold answer's.
+        "conflict_precision": _share(sum(r.conflict_said and r.conflict_expected for r in results),
+                                     sum(r.conflict_said for r in results)),
+        "conflict_recall": _share(sum(r.conflict_said for r in results if r.conflict_expected),
+                                  sum(r.conflict_expected for r in results)),
+        "corroboration": _mean(float(r.sources >= r.min_sources) for r in results if r.min_sources),
     }
     return scores
 

@@ -31,6 +31,9 @@ _COLUMNS = (
     ("refusal_precision", "RefP"),
     ("refusal_recall", "RefR"),
     ("standalone_entities", "Alone"),
+    ("conflict_precision", "ConfP"),
+    ("conflict_recall", "ConfR"),
+    ("corroboration", "Corr"),
 )
 _CHART_SCORES = (
     "hit_at_5", "evidence_recall", "fact_accuracy", "answer_f1", "citation_precision",

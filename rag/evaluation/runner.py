@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from rag.answer_types import Answer, Citation, Claim, ClaimChecks, Turn
+from rag.answer_types import Answer, Citation, Claim, ClaimChecks, Report, Turn
 from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.errors import IndexMissingError, RagError
@@ -152,15 +152,20 @@ def _answer(body: dict[str, Any]) -> Answer:
             language=body["language"],
             abstained=bool(body["abstained"]),
             abstain_reason=body.get("abstain_reason"),
-            citations=[Citation(**citation) for citation in body["citations"]],
-            related=[Citation(**citation) for citation in body.get("related", [])],
+            citations=[_citation(citation) for citation in body["citations"]],
+            related=[_citation(citation) for citation in body.get("related", [])],
             model=body["model"],
             standalone_question=body["standalone_question"],
             timings_ms={key: float(value) for key, value in body.get("timings_ms", {}).items()},
             claims=[
-                Claim(claim["text"], list(claim["citations"]), ClaimChecks(**claim["checks"]))
+                Claim(claim["text"], list(claim["citations"]), ClaimChecks(**claim["checks"]), claim.get("sources", 1))
                 for claim in body.get("claims", [])
             ],
         )
     except (KeyError, TypeError) as error:
         raise RagError(f"POST /ask returned something that is not an answer object ({error})") from error
+
+
+def _citation(body: dict[str, Any]) -> Citation:
+    copies = [Report(**copy) for copy in body.get("also_reported_by", [])]
+    return Citation(**{**body, "also_reported_by": copies})

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer_types import AbstainReason, Answer, Citation
+from rag.answer_types import AbstainReason, Answer, Citation, Claim, ClaimChecks
 from rag.answerer import REFUSALS
 from rag.evaluation.gold import GoldItem, GoldSpan
 from rag.evaluation.metrics import (
@@ -227,6 +227,27 @@ def test_summary_over_a_mixed_run() -> None:
     assert scores["language_match"] == 1.0
     assert latency([r.timings_ms for r in results])["total"] == {"p50": 300.0, "p95": pytest.approx(480.0)}
     assert list(groups(results)) == ["trap/en", "trap", "off_topic/en", "off_topic", "en", "all"]
+
+
+def _claimed(answer: Answer, agreement: str, sources: int) -> Answer:
+    checks = ClaimChecks("supported", "n/a", "n/a", agreement)  # type: ignore[arg-type]
+    return replace(answer, claims=[Claim(answer.answer, [1], checks, sources)])
+
+
+def test_conflicts_said_are_scored_against_the_gold_and_outlets_counted() -> None:
+    right = _citation(1, "a", JOBS, JOBS_END)
+    said = _answer("Amazon is cutting 14,000 jobs [1].", [right])
+    results = [
+        score_item(replace(_item("en-1"), conflict=True), _claimed(said, "conflict", 2), [], DOCS.get),
+        score_item(replace(_item("en-2"), conflict=True), _claimed(said, "n/a", 1), [], DOCS.get),  # missed
+        score_item(_item("en-3"), _claimed(said, "conflict", 2), [], DOCS.get),  # a false alarm
+        score_item(replace(_item("en-4"), min_sources=3), _claimed(said, "consistent", 3), [], DOCS.get),
+        score_item(replace(_item("en-5"), min_sources=3), _claimed(said, "consistent", 2), [], DOCS.get),
+    ]
+    scores = summarize(results)
+    assert scores["conflict_precision"] == 0.5
+    assert scores["conflict_recall"] == 0.5
+    assert scores["corroboration"] == 0.5
 
 
 def test_piaf_document_recall_mrr_and_containment() -> None:

@@ -1,0 +1,125 @@
+"""Several outlets, one story, end to end: a real HTTP server over the stories corpus (tests/fixtures/stories:
+the seeds as several outlets published them, rewrites, and variants with a figure changed).
+
+The scripted model pins what the model writes, so the system's part is checked exactly: copies collapse
+into one source, a claim cites every outlet giving its figure, and a conflict is said with both values.
+The `llm` tests ask the real local model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from doubles import ScriptedGenerator
+from servers import ThreadServer, copy_index
+
+from rag.answerer import Answerer
+from rag.config import Settings
+from rag.service import Service, open_corpus, open_service
+
+CONTRACT_FR = "Quel est le montant du contrat entre OpenAI et AWS ?"
+CONTRACT_EN = "How much is the contract between OpenAI and AWS worth?"
+NEWER, OLDER = "openai-aws-cloud-hebdo", {"openai-aws-fil-eco", "openai-aws-journal-cloud"}
+
+
+@pytest.fixture(scope="module")
+def scripted(stories_index_dir, tmp_path_factory, embedder) -> Iterator[tuple[str, ScriptedGenerator]]:
+    """The real app over a copy of the stories index, answering with a scripted model."""
+    index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("stories") / "index")
+    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
+    generator = ScriptedGenerator()
+    answerer = Answerer(open_corpus(settings, embedder=embedder), generator, max_tokens=settings.max_answer_tokens)
+    with ThreadServer(Service(settings, answerer.corpus, answerer)) as server:
+        yield server.url, generator
+    assert generator.pending == 0
+
+
+def ask(url: str, question: str) -> dict:
+    with httpx.Client(base_url=url, timeout=120) as http:
+        response = http.post("/ask", json={"question": question})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        for citation in body["citations"]:  # every snippet, and every copy of it, is verbatim at its offsets
+            for quoted in (citation, *citation["also_reported_by"]):
+                text = http.get(f"/documents/{quoted['doc_id']}").json()["text"]
+                assert text[quoted["start"] : quoted["end"]] == quoted["snippet"]
+    return body
+
+
+def cited(body: dict, ids: list[int]) -> set[str]:
+    return {citation["doc_id"] for citation in body["citations"] if citation["id"] in ids}
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "opening", "values"),
+    [
+        (CONTRACT_FR, "Le contrat entre OpenAI et AWS est de 38 milliards de dollars.",
+         "Au 6 novembre 2025, les articles divergent : le plus récent, du 6 novembre 2025, donne 45 milliards",
+         ("45 milliards de dollars [1]", "38 milliards de dollars [2]")),
+        (CONTRACT_EN, "The contract between OpenAI and AWS is worth 38 billion dollars.",
+         "As of 6 November 2025, the articles disagree: the most recent, of 6 November 2025, gives 45 billion",
+         ("45 billion dollars [1]", "38 billion dollars [2]")),
+    ],
+)
+def test_a_conflict_between_outlets_is_said_with_both_values_newer_first(scripted, question, reply, opening, values):
+    url, generator = scripted
+    generator.enqueue(reply)
+    body = ask(url, question)
+    assert body["answer"].startswith(opening), body["answer"]
+    assert all(value in body["answer"] for value in values), body["answer"]
+    divergence, stated = body["claims"][0], body["claims"][1]
+    assert cited(body, [1]) == {NEWER} and cited(body, [2]) <= OLDER
+    assert divergence["checks"]["agreement"] == stated["checks"]["agreement"] == "conflict"
+    assert divergence["checks"]["agreement_reason"] == "38 milliards de dollars / 45 milliards de dollars"
+
+
+def test_a_claim_cites_every_outlet_that_gives_its_figure(scripted):
+    url, generator = scripted
+    generator.enqueue("Amazon prévoit d'investir 100 milliards de dollars dans l'IA et le cloud en 2025.")
+    body = ask(url, "Combien Amazon prévoit-il d'investir dans l'IA et le cloud en 2025 ?")
+    (claim,) = body["claims"]
+    outlets = {citation["source"] for citation in body["citations"]} | {
+        copy["source"] for citation in body["citations"] for copy in citation["also_reported_by"]
+    }
+    assert outlets == {"Tech Quotidien", "L'Écho des Réseaux", "Agence Éco"}
+    assert claim["sources"] == 3 and claim["checks"]["agreement"] == "consistent"
+    assert len(claim["citations"]) == 2 and "divergent" not in body["answer"]
+
+
+def test_the_same_sentence_in_two_outlets_is_one_source_also_reported_by_the_other(scripted):
+    url, generator = scripted
+    generator.enqueue("Amazon a ajouté plus de 3,8 gigawatts de capacité en un an.")
+    body = ask(url, "Quelle capacité Amazon a-t-il ajoutée en un an ?")
+    (citation,) = body["citations"]
+    (copy,) = citation["also_reported_by"]
+    assert {citation["doc_id"], copy["doc_id"]} == {"aws-croissance-les-affaires", "aws-croissance-datacenter-mag"}
+    assert copy["snippet"] == citation["snippet"]
+    assert body["claims"][0]["sources"] == 2
+    snippets = [passage["snippet"] for passage in body["citations"] + body["related"]]
+    assert len(snippets) == len(set(snippets))
+
+
+@pytest.fixture(scope="module")
+def local(stories_index_dir, tmp_path_factory, embedder) -> Iterator[str]:
+    index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("stories-llm") / "index")
+    with ThreadServer(open_service(Settings(index_dir=index_dir, generator="local", api_key=None),
+                                   embedder=embedder)) as server:
+        yield server.url
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        (CONTRACT_FR, ("45 milliards", "38 milliards", "divergent")),
+        (CONTRACT_EN, ("45 billion", "38 billion", "disagree")),
+    ],
+)
+def test_the_local_model_answer_says_the_outlets_disagree(local, question, words):
+    body = ask(local, question)
+    assert not body["abstained"], body
+    assert all(word in body["answer"] for word in words), body["answer"]
+    assert any(claim["checks"]["agreement"] == "conflict" for claim in body["claims"])
+    assert NEWER in {citation["doc_id"] for citation in body["citations"]}
