@@ -88,7 +88,7 @@ class CrossChecked:
 def figures_of(text: str) -> list[Figure]:
     """The figures of `text`, years left out (they are periods, not quantities)."""
     figures = []
-    for start, end, values in number_spans(text):
+    for start, end, values in number_spans(text, words=True):
         if len(values) == 1 and _YEAR.match(text[start:end]):
             continue
         unit_words, unit_end = _unit_after(text, end)
@@ -126,7 +126,7 @@ def cross_check(
     for start, end in split_sentences(text):
         sentence = text[start:end]
         cited = [extended[n - 1] for n in _markers(sentence) if 1 <= n <= len(extended)]
-        stated = [values for _, _, values in number_spans(CITATION_MARKER.sub(" ", sentence))]
+        stated = [set(figure.values) for figure in figures_of(CITATION_MARKER.sub(" ", sentence))]
         if cited and stated:
             added = []
             for item in _corroborating(cited, stated, pool):

@@ -232,7 +232,8 @@ class _Composer:
         claims: list[Claim] | None = None,
     ) -> Answer:
         days = [citation.date for citation in citations if citation.date]
-        if reason is None and days:
+        dated_divergence = any(claim.checks.agreement == "conflict" for claim in claims or [])
+        if reason is None and days and not dated_divergence:
             text = as_of(text, max(days), self.language)  # the cited articles speak as of their newest day
         timings = {"retrieve": self.retrieve_ms, "generate": generate_ms, "total": _ms(self.started)}
         if self.rewrite_ms is not None:

@@ -66,6 +66,11 @@ _COMMON_OPENINGS = frozenset({
     "des", "il", "elle", "ils", "elles", "ce", "cet", "cette", "ces", "selon", "d'après", "d’après",
     "oui", "non", "yes", "no",
 })
+# A day as answers and articles write it ("6 novembre 2025", "1er novembre 2025", "6 November 2025"): a date, no figure.
+SPOKEN_DAY = re.compile(
+    r"\b\d{1,2}(?:er)?\s+(?:" + "|".join(name for names in _MONTH_NAMES.values() for name in names) + r")\s+\d{4}\b",
+    re.IGNORECASE,
+)
 _FIRST_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 

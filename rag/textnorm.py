@@ -26,6 +26,7 @@ _NUMBER_WORDS = {
     for word in words.split()
 }
 _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
+_NUMBER_WORD_CASELESS = re.compile(_NUMBER_WORD.pattern, re.IGNORECASE)
 
 
 def unreadable(text: str, what: str) -> str | None:
@@ -67,9 +68,16 @@ def numbers_in(text: str) -> list[set[Decimal]]:
     return [readings for _, _, readings in number_spans(text)]
 
 
-def number_spans(text: str) -> list[tuple[int, int, set[Decimal]]]:
-    """Where each number written in `text` is (start, end) and what it can mean, in order."""
-    return [(match.start(), match.end(), _readings(match.group())) for match in _NUMBER.finditer(text)]
+def number_spans(text: str, *, words: bool = False) -> list[tuple[int, int, set[Decimal]]]:
+    """Where each number written in `text` is (start, end) and what it can mean, in order; with
+    `words`, numbers written in words too ("sept ans")."""
+    spans = [(match.start(), match.end(), _readings(match.group())) for match in _NUMBER.finditer(text)]
+    if words:
+        spans += [
+            (match.start(), match.end(), {_NUMBER_WORDS[match.group().casefold()]})
+            for match in _NUMBER_WORD_CASELESS.finditer(text)
+        ]
+    return sorted(spans, key=lambda span: span[0])
 
 
 def _readings(token: str) -> set[Decimal]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rag.answer_types import CITATION_MARKER, Claim, ClaimChecks, FigureCheck, marker_numbers
 from rag.language import LanguageCode, is_other_language
 from rag.prompting import NOT_FOUND
+from rag.rendering import SPOKEN_DAY
 from rag.retrieval import Evidence
 from rag.sentences import split_sentences
 from rag.slots import Slots, entity_check, period_check, read_slots
@@ -132,7 +133,7 @@ def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots,
     when it states none. The entity may be named by a snippet or its article's title (snippets often
     say "the company" or "he"); the period must be the snippets' own."""
     given = number_values(question)
-    figures = [readings for readings in numbers_in(text) if not readings & given]
+    figures = [readings for readings in numbers_in(SPOKEN_DAY.sub(" ", text)) if not readings & given]
     values = [number_values(item.text) for item in items]
     available = set().union(*values)
     figure_check: FigureCheck = (

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from doubles import ScriptedGenerator
 from playwright.sync_api import expect
 from servers import ThreadServer, copy_index
 
+from rag.answerer import Answerer
 from rag.config import Settings
-from rag.service import open_service
+from rag.service import Service, open_corpus, open_service
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +58,17 @@ def site(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedde
     settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
     with ThreadServer(open_service(settings, embedder=embedder)) as server:
         yield server.url
+
+
+@pytest.fixture(scope="module")
+def stories_site(stories_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder):
+    """The real app over the stories corpus (several outlets, one figure changed), with a scripted model."""
+    index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("chat-stories") / "index")
+    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
+    generator = ScriptedGenerator()
+    answerer = Answerer(open_corpus(settings, embedder=embedder), generator, max_tokens=settings.max_answer_tokens)
+    with ThreadServer(Service(settings, answerer.corpus, answerer)) as server:
+        yield server.url, generator
 
 
 @pytest.fixture(scope="module")
@@ -362,3 +375,25 @@ def test_markup_in_a_stored_article_is_shown_as_text_and_never_runs(open_page, h
     shoot(page, "desktop-stored-xss")
     assert page.locator(f":is(#result, #sources, #context) :is({MARKUP})").count() == 0, "nothing renders as markup"
     assert page.evaluate("window.__pwned") is None and dialogs == []
+
+
+def test_claims_show_disagreeing_outlets_and_cards_the_outlets_that_also_report(open_page, stories_site) -> None:
+    url, generator = stories_site
+    generator.enqueue("Le contrat entre OpenAI et AWS est de 38 milliards de dollars.")
+    page = open_page(DESKTOP)
+    page.goto(url + "/")
+    ask(page, "Quel est le montant du contrat entre OpenAI et AWS ?")
+    expect(page.locator("#answer")).to_contain_text("Les articles divergent")
+    conflicts = page.locator(".claim.conflict")
+    expect(conflicts).to_have_count(2)
+    expect(conflicts.first.locator(".claim-mark")).to_have_text("≠")
+    conflicts.first.focus()
+    expect(conflicts.first.locator(".claim-why")).to_contain_text(
+        "les sources divergent (38 milliards de dollars / 45 milliards de dollars)"
+    )
+    expect(conflicts.first.locator(".claim-outlets")).to_have_text("rapporté par 3 médias")
+    expect(page.locator("#sources .card .also-reported")).to_have_text(
+        "Aussi publié par : Le Journal du Cloud, 4 novembre 2025"
+    )
+    check_cards(page, url)
+    shoot(page, "stories-conflict")

@@ -135,6 +135,7 @@ def test_a_marker_written_after_the_full_stop_belongs_to_the_sentence_before():
         Evidence("a", "t", "OpenAI signe un contrat de 38 milliards de dollars sur sept ans.", 0, 64, 0.9),
         Evidence("b", "t", "Amazon investit 100 milliards de dollars.", 0, 41, 0.9),
     ]
-    verdict = verify("Le contrat est de 38 milliards de dollars. [1] Amazon investit 100 milliards. [2]", evidence, "fr")
+    written = "Le contrat est de 38 milliards de dollars. [1] Amazon investit 100 milliards. [2]"
+    verdict = verify(written, evidence, "fr")
     assert verdict.text == "Le contrat est de 38 milliards de dollars [1]. Amazon investit 100 milliards [2]."
     assert [claim.citations for claim in verdict.claims] == [[1], [2]]

@@ -411,8 +411,8 @@ function card(citation, kind, highlightFrom) {
         title,
       ]),
       el("span", { class: "date", text: byline(citation) || t("undated") }),
-      ...alsoReported(citation),
       open,
+      ...alsoReported(citation),
     ],
   );
   return el("li", {}, [node]);
