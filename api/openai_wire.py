@@ -24,6 +24,7 @@ PREFIX = "/v1"
 SOURCES_HEADING = "Sources:"  # opens the source list that ends every answer's text
 _CLOSEST_HEADING = {"fr": "Passages les plus proches :", "en": "Closest passages:"}
 _QUOTES = {"fr": ("« ", " »"), "en": ("“", "”")}
+_ALSO = {"fr": "aussi publié par", "en": "also reported by"}
 _SNIPPET_CHARS = 200
 # OpenAI's error `type` and default `code` per status; the SDKs pick their exception class by status.
 _ERROR_KINDS: dict[int, tuple[str, str]] = {
@@ -194,7 +195,11 @@ def _source_line(citation: Citation, language: str) -> str:
     if len(snippet) > _SNIPPET_CHARS:
         snippet = snippet[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
     opening, closing = _QUOTES.get(language, _QUOTES["en"])
-    return f"[{citation.id}] {citation.title}{' — ' + about if about else ''}: {opening}{snippet}{closing}"
+    line = f"[{citation.id}] {citation.title}{' — ' + about if about else ''}: {opening}{snippet}{closing}"
+    if citation.also_reported_by:
+        outlets = "; ".join(copy.source or copy.title for copy in citation.also_reported_by)
+        line += f" ({_ALSO.get(language, _ALSO['en'])} {outlets})"
+    return line
 
 
 def completion_id() -> str:

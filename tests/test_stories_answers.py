@@ -124,3 +124,19 @@ def test_the_local_model_answer_says_the_outlets_disagree(local, question, words
     assert all(word in body["answer"] for word in words), body["answer"]
     assert any(claim["checks"]["agreement"] == "conflict" for claim in body["claims"])
     assert NEWER in {citation["doc_id"] for citation in body["citations"]}
+
+
+def test_openai_clients_read_which_outlets_also_report_a_source(scripted):
+    from openai import OpenAI
+
+    url, generator = scripted
+    generator.enqueue("Amazon a ajouté plus de 3,8 gigawatts de capacité en un an.")
+    with OpenAI(base_url=f"{url}/v1", api_key="no-key", max_retries=0, timeout=120) as client:
+        completion = client.chat.completions.create(
+            model="rag", messages=[{"role": "user", "content": "Quelle capacité Amazon a-t-il ajoutée en un an ?"}]
+        )
+    content = completion.choices[0].message.content or ""
+    (line,) = content.partition("\n\nSources:\n")[2].split("\n")
+    assert line.endswith(("(aussi publié par Les Affaires)", "(aussi publié par Datacenter Mag)")), line
+    (citation,) = completion.model_extra["citations"]
+    assert citation["also_reported_by"][0]["source"] in {"Les Affaires", "Datacenter Mag"}
