@@ -1,15 +1,15 @@
 """Turning document changes into a new `CorpusIndex`: one new segment for what changed, tombstones for the rest.
 
-Only changed documents are chunked, language-detected, split into sentences and embedded (vectors of
-their unchanged chunks and sentences are reused); other segments are kept as they are, so a write
-costs what it changed plus a small merge of the newest, small segments.
+Only changed documents are chunked, language-detected, split into sentences, embedded (vectors of
+their unchanged chunks and sentences are reused) and given a story (rag/stories.py); other segments
+are kept as they are, so a write costs what it changed plus a small merge of the newest, small segments.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +20,7 @@ from rag.language import detect_language
 from rag.segment import IndexedChunk, IndexedSentence, Segment, StoredDocument, fingerprint
 from rag.sentences import split_sentences
 from rag.store import CorpusIndex, SegmentView, new_name
+from rag.stories import PERMUTATIONS, assign_stories, signatures_of
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -129,14 +130,21 @@ class Indexer:
         views = [view for view in views if view.live_chunks]
         embedded = 0
         if changed:
-            segment, embedded = self._segment(changed, self._known_vectors(previous, updated), show_progress)
+            signatures = signatures_of(stored.document for stored in changed.values())
+            changed = _with_stories(changed, signatures, views, before, doomed)
+            segment, embedded = self._segment(changed, signatures, self._known_vectors(previous, updated),
+                                              show_progress)
             views.append(SegmentView(segment))
         views, merged = _merge_tail(views)
         index = CorpusIndex.of(self._building(), tuple(views))
         return index, self._report(index, embedded, added, updated, removed, started, merged=merged)
 
     def _segment(
-        self, documents: dict[str, StoredDocument], known: dict[str, np.ndarray], show_progress: bool
+        self,
+        documents: dict[str, StoredDocument],
+        signatures: np.ndarray,
+        known: dict[str, np.ndarray],
+        show_progress: bool,
     ) -> tuple[Segment, int]:
         """A new segment for `documents`, embedding only texts not in `known`; returns it and that count."""
         chunks = [
@@ -161,6 +169,7 @@ class Indexer:
             self._vectors([known[item.fingerprint] for item in chunks]),
             sentences,
             self._vectors([known[item.fingerprint] for item in sentences]),
+            signatures,
         )
         return segment, len(pending)
 
@@ -202,10 +211,24 @@ class Indexer:
                            time.perf_counter() - started, merged=merged)
 
 
+def _with_stories(
+    documents: dict[str, StoredDocument],
+    signatures: np.ndarray,
+    views: Sequence[SegmentView],
+    before: Mapping[str, StoredDocument],
+    doomed: set[str],
+) -> dict[str, StoredDocument]:
+    """`documents` with their stories, found among the live documents of `views` (tombstones applied)."""
+    live = {doc_id: stored.story for doc_id, stored in before.items() if doc_id not in doomed}
+    indexes = [(view.segment.signature_index, view.deleted) for view in views]
+    stories = assign_stories(list(documents), signatures, indexes, live)
+    return {doc_id: replace(stored, story=stories[doc_id]) for doc_id, stored in documents.items()}
+
+
 def merge_segments(views: Sequence[SegmentView]) -> Segment:
     """One segment holding the live documents of `views`, with their vectors (nothing is re-embedded)."""
     documents: dict[str, StoredDocument] = {}
-    chunk_parts, sentence_parts = [], []
+    chunk_parts, sentence_parts, signature_rows = [], [], []
     chunks: list[IndexedChunk] = []
     sentences: list[IndexedSentence] = []
     for view in views:
@@ -219,10 +242,12 @@ def merge_segments(views: Sequence[SegmentView]) -> Segment:
             sentences.extend(segment.sentences[sentence_rows])
             chunk_parts.append(segment.embeddings[chunk_rows])
             sentence_parts.append(segment.sentence_embeddings[sentence_rows])
+            signature_rows.append(segment.signatures[segment.ordinals[doc_id]])
     dimension = views[0].segment.embeddings.shape[1]
     embeddings = np.concatenate(chunk_parts) if chunk_parts else np.zeros((0, dimension), np.float32)
     sentence_embeddings = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dimension), np.float32)
-    return Segment.assemble(new_name(), documents, chunks, embeddings, sentences, sentence_embeddings)
+    signatures = np.stack(signature_rows) if signature_rows else np.zeros((0, PERMUTATIONS), np.uint32)
+    return Segment.assemble(new_name(), documents, chunks, embeddings, sentences, sentence_embeddings, signatures)
 
 
 def _merge_tail(views: list[SegmentView]) -> tuple[list[SegmentView], int]:

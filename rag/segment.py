@@ -9,6 +9,8 @@ small, merged. Layout of `segments/<id>/`:
     embeddings.npy, dense.faiss    e5 passage vectors (row i = chunk i) and the FAISS index over them
     sentences.jsonl, sentence_embeddings.npy   every sentence's span and vector, for evidence
     lexical.npz, lexical_terms.json   BM25 postings (title + chunk text, analysed in the chunk's language)
+    signatures.npy                 each document's MinHash signature, to group later writes into stories
+                                   (absent from segments written before stories: computed from the texts)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from rag.documents import Document
 from rag.errors import IndexIncompatibleError
 from rag.language import LanguageCode
 from rag.lexical import Postings
+from rag.stories import PERMUTATIONS, SignatureIndex, signatures_of, story_id
 
 REBUILD = "run `rag index --rebuild` to rebuild it"
 
@@ -43,6 +46,7 @@ class StoredDocument:
     document: Document
     origin: str
     fingerprint: str
+    story: str = ""  # the story it reports (rag/stories.py), given when it is written
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class Segment:
     chunk_sentences: SentenceMembership
     postings: Postings
     dense: Any  # faiss.Index (faiss ships no type stubs)
+    stored_signatures: np.ndarray | None = None  # row i = document i; None in a segment from before stories
 
     @classmethod
     def assemble(
@@ -106,13 +111,27 @@ class Segment:
         embeddings: np.ndarray,
         sentences: list[IndexedSentence],
         sentence_embeddings: np.ndarray,
+        signatures: np.ndarray,
     ) -> Segment:
         """Derive the postings, the FAISS index and the chunk-sentence membership from stored parts."""
         texts = [f"{documents[item.chunk.doc_id].document.title}\n{item.chunk.text}" for item in chunks]
         postings = Postings.build(texts, [item.language for item in chunks])
         membership = sentence_spans(chunks, sentences)
         return cls(segment_id, documents, chunks, embeddings, sentences, sentence_embeddings, membership,
-                   postings, build_dense_index(embeddings))
+                   postings, build_dense_index(embeddings), signatures)
+
+    @cached_property
+    def signatures(self) -> np.ndarray:
+        """Each document's MinHash signature, row i = document i; a segment written before stories has
+        them computed from its texts, once, when a write first compares with it (not at load)."""
+        if self.stored_signatures is not None:
+            return self.stored_signatures
+        return signatures_of(stored.document for stored in self.documents.values())
+
+    @cached_property
+    def signature_index(self) -> SignatureIndex:
+        """Its documents' signatures under LSH, built once, when a write first compares with them."""
+        return SignatureIndex(list(self.documents), self.signatures)
 
     @cached_property
     def ordinals(self) -> dict[str, int]:
@@ -183,8 +202,8 @@ def write_segment(segment: Segment, folder: Path) -> None:
     folder.mkdir(parents=True)
     _write_jsonl(
         folder / "documents.jsonl",
-        ({**asdict(stored.document), "origin": stored.origin, "fingerprint": stored.fingerprint}
-         for stored in segment.documents.values()),
+        ({**asdict(stored.document), "origin": stored.origin, "fingerprint": stored.fingerprint,
+          "story": stored.story} for stored in segment.documents.values()),
     )
     _write_jsonl(
         folder / "chunks.jsonl",
@@ -195,6 +214,7 @@ def write_segment(segment: Segment, folder: Path) -> None:
     _write_jsonl(folder / "sentences.jsonl", (asdict(sentence) for sentence in segment.sentences))
     np.save(folder / "embeddings.npy", segment.embeddings.astype(np.float32))
     np.save(folder / "sentence_embeddings.npy", segment.sentence_embeddings.astype(np.float32))
+    np.save(folder / "signatures.npy", segment.signatures.astype(np.uint32))
     save_dense_index(segment.dense, folder / "dense.faiss")
     segment.postings.save(folder)
     files = sorted(path for path in folder.iterdir())
@@ -223,6 +243,8 @@ def read_segment(folder: Path, dimension: int) -> Segment:
         sentences = [IndexedSentence(**record) for record in _read_jsonl(folder / "sentences.jsonl")]
         embeddings = np.load(folder / "embeddings.npy")
         sentence_embeddings = np.load(folder / "sentence_embeddings.npy")
+        # Read when present: segments of format 3 written before stories have none (see `Segment.signatures`).
+        signatures = np.load(folder / "signatures.npy") if "signatures.npy" in summary["sha256"] else None
         dense = load_dense_index(folder / "dense.faiss")
         postings = Postings.load(folder)
     except IndexIncompatibleError:
@@ -230,15 +252,17 @@ def read_segment(folder: Path, dimension: int) -> Segment:
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SyntaxError, tokenize.TokenError) as error:
         # numpy parses a .npy header with Python's tokenizer: a corrupted one raises its errors.
         raise IndexIncompatibleError(f"{where} is damaged ({error}); {REBUILD}") from error
+    signed = (summary["documents"], PERMUTATIONS)  # the shape of the signatures, when stored
     expected = (summary["documents"], summary["chunks"], summary["chunks"], summary["chunks"], summary["sentences"],
-                summary["sentences"], dimension, dimension, summary["chunks"])
+                summary["sentences"], dimension, dimension, summary["chunks"], signed)
     found = (len(documents), len(chunks), len(embeddings), dense.ntotal, len(sentences), len(sentence_embeddings),
-             _width(embeddings), _width(sentence_embeddings), len(postings.lengths))
+             _width(embeddings), _width(sentence_embeddings), len(postings.lengths),
+             signed if signatures is None else (len(signatures), _width(signatures)))
     if expected != found:
         raise IndexIncompatibleError(f"{where} is inconsistent (expected {expected}, files {found}); {REBUILD}")
     membership = sentence_spans(chunks, sentences)
     return Segment(folder.name, documents, chunks, embeddings, sentences, sentence_embeddings, membership,
-                   postings, dense)
+                   postings, dense, signatures)
 
 
 def _width(matrix: np.ndarray) -> int:
@@ -257,8 +281,9 @@ def _read_documents(path: Path) -> dict[str, StoredDocument]:
     documents: dict[str, StoredDocument] = {}
     for record in _read_jsonl(path):
         origin, digest = record.pop("origin"), record.pop("fingerprint")
+        story = record.pop("story", None)  # None in segments from before stories: each is its own story
         document = Document(**record)
-        documents[document.doc_id] = StoredDocument(document, origin, digest)
+        documents[document.doc_id] = StoredDocument(document, origin, digest, story or story_id(document.doc_id))
     return documents
 
 

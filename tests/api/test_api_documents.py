@@ -13,7 +13,7 @@ import pytest
 from rag.corpus import Corpus
 
 SEED_IDS = {path.stem for path in (Path(__file__).resolve().parents[2] / "seeds").glob("*.txt")}
-SUMMARY_FIELDS = {"doc_id", "title", "date", "source", "url", "author", "language", "characters", "chunks"}
+SUMMARY_FIELDS = {"doc_id", "title", "date", "source", "url", "author", "language", "characters", "chunks", "story"}
 CABLE_CAR = (
     "Le conseil municipal de Vaulx-Sainte-Ombeline a inauguré samedi un téléphérique urbain de 2 340 mètres. "
     "Le téléphérique de Vaulx-Sainte-Ombeline a coûté 47 millions d'euros, financés pour moitié par la région.\n\n"
@@ -69,6 +69,7 @@ def test_added_document_is_answerable_with_verbatim_citations(client: httpx.Clie
         "language": "fr-FR",
         "characters": len(CABLE_CAR),
         "chunks": written["document"]["chunks"],
+        "story": written["document"]["story"],
     }
     assert written["indexed"]["added"] == [doc_id] and written["indexed"]["embedded_texts"] >= 1
     try:
