@@ -27,12 +27,14 @@ from rag.errors import (
     InvalidInputError,
     ModelUnavailableError,
     RagError,
+    WriteTooLargeError,
 )
 
 log = logging.getLogger(__name__)
 
 # Most specific first: the first class a domain error is an instance of gives its status.
 STATUS_OF: tuple[tuple[type[RagError], int], ...] = (
+    (WriteTooLargeError, status.HTTP_413_CONTENT_TOO_LARGE),
     (InvalidInputError, status.HTTP_400_BAD_REQUEST),
     (DocumentNotFoundError, status.HTTP_404_NOT_FOUND),
     (IndexMissingError, status.HTTP_503_SERVICE_UNAVAILABLE),

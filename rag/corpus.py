@@ -14,7 +14,7 @@ import numpy as np
 from rag.documents import Document, read_documents
 from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissingError, InvalidInputError, RagError
 from rag.filters import DocumentFilter
-from rag.indexing import Indexer, IndexReport
+from rag.indexing import UNBOUNDED, Indexer, IndexReport, WriteBounds
 from rag.language import LanguageCode
 from rag.retrieval import Hit, Mode, retrieve
 from rag.store import CorpusIndex, StoredDocument, load_index, save_index, write_lock
@@ -150,9 +150,9 @@ class Corpus:
         report = self._write(change)
         return replace(report, skipped=tuple(batch.skipped), notes=tuple(batch.notes), formats=batch.formats)
 
-    def upsert(self, documents: Sequence[Document]) -> IndexReport:
-        """Add or replace documents posted over HTTP."""
-        return self._write(lambda previous: self._indexer.upsert(previous, documents, API_ORIGIN))
+    def upsert(self, documents: Sequence[Document], bounds: WriteBounds = UNBOUNDED) -> IndexReport:
+        """Add or replace documents posted over HTTP, within what one request may cost."""
+        return self._write(lambda previous: self._indexer.upsert(previous, documents, API_ORIGIN, bounds=bounds))
 
     def delete(self, doc_id: str) -> IndexReport:
         """Remove one document from both search sides."""

@@ -9,6 +9,14 @@ class InvalidInputError(RagError):
     """The caller gave something unusable (bad file type, empty question, undecodable text)."""
 
 
+class WriteTooLargeError(InvalidInputError):
+    """One request would embed more than a client's write may: split it, or index it with `rag index`."""
+
+
+class WriteCancelledError(RagError):
+    """The client left before its write was committed: nothing was written."""
+
+
 class DocumentNotFoundError(RagError):
     """A document id that is not in the index."""
 

@@ -7,6 +7,7 @@ are kept as they are, so a write costs what it changed plus a small merge of the
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ import numpy as np
 
 from rag.chunking import Chunker
 from rag.documents import Document, FormatCount, SkippedFile
+from rag.errors import WriteCancelledError, WriteTooLargeError
 from rag.language import detect_language
 from rag.segment import IndexedChunk, IndexedSentence, Segment, StoredDocument, fingerprint
 from rag.sentences import split_sentences
@@ -63,6 +65,22 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed or self.merged)
 
 
+# A write that can be cancelled embeds in slices this long and looks at its cancel event between them.
+_CANCEL_CHECK_TEXTS = 64
+
+
+@dataclass(frozen=True)
+class WriteBounds:
+    """What one client's write may cost: the texts it may embed, and the event that cancels it (the
+    client left). A cancelled or refused write leaves the index as it was. The CLI writes unbounded."""
+
+    max_texts: int | None = None
+    cancel: threading.Event | None = None
+
+
+UNBOUNDED = WriteBounds()
+
+
 class Indexer:
     """Builds new index snapshots from document changes, reusing the embeddings of unchanged text."""
 
@@ -87,11 +105,11 @@ class Indexer:
         return self._apply(previous, wanted, gone, show_progress)
 
     def upsert(
-        self, previous: CorpusIndex, documents: Iterable[Document], origin: str, *, show_progress: bool = False
+        self, previous: CorpusIndex, documents: Iterable[Document], origin: str, *, bounds: WriteBounds = UNBOUNDED
     ) -> tuple[CorpusIndex, IndexReport]:
-        """Add or replace `documents`, keeping every other document."""
+        """Add or replace `documents`, keeping every other document, within `bounds`."""
         wanted = {document.doc_id: self._stored(document, origin) for document in documents}
-        return self._apply(previous, wanted, set(), show_progress)
+        return self._apply(previous, wanted, set(), False, bounds)
 
     def remove(self, previous: CorpusIndex, doc_ids: Iterable[str]) -> tuple[CorpusIndex, IndexReport]:
         """Drop `doc_ids` from both search sides."""
@@ -113,7 +131,12 @@ class Indexer:
         return StoredDocument(document, origin, digest)
 
     def _apply(
-        self, previous: CorpusIndex, wanted: dict[str, StoredDocument], gone: set[str], show_progress: bool
+        self,
+        previous: CorpusIndex,
+        wanted: dict[str, StoredDocument],
+        gone: set[str],
+        show_progress: bool,
+        bounds: WriteBounds = UNBOUNDED,
     ) -> tuple[CorpusIndex, IndexReport]:
         started = time.perf_counter()
         before = previous.documents
@@ -133,7 +156,7 @@ class Indexer:
             signatures = signatures_of(stored.document for stored in changed.values())
             changed = _with_stories(changed, signatures, views, before, doomed)
             segment, embedded = self._segment(changed, signatures, self._known_vectors(previous, updated),
-                                              show_progress)
+                                              show_progress, bounds)
             views.append(SegmentView(segment))
         views, merged = _merge_tail(views)
         index = CorpusIndex.of(self._building(), tuple(views))
@@ -145,6 +168,7 @@ class Indexer:
         signatures: np.ndarray,
         known: dict[str, np.ndarray],
         show_progress: bool,
+        bounds: WriteBounds,
     ) -> tuple[Segment, int]:
         """A new segment for `documents`, embedding only texts not in `known`; returns it and that count."""
         chunks = [
@@ -160,7 +184,13 @@ class Indexer:
         pending = {item.fingerprint: item.chunk.text for item in chunks if item.fingerprint not in known}
         pending.update({item.fingerprint: documents[item.doc_id].document.text[item.start : item.end]
                         for item in sentences if item.fingerprint not in known})
-        fresh = self.embedder.embed_passages(list(pending.values()), show_progress=show_progress)
+        if bounds.max_texts is not None and len(pending) > bounds.max_texts:
+            raise WriteTooLargeError(
+                f"this would embed {len(pending):,} passages and sentences, and one request may embed "
+                f"{bounds.max_texts:,} (RAG_MAX_WRITE_TEXTS): split it into smaller requests, or index the "
+                "files with `rag index`"
+            )
+        fresh = self._embed(list(pending.values()), show_progress, bounds.cancel)
         known = {**known, **dict(zip(pending, fresh))}
         segment = Segment.assemble(
             new_name(),
@@ -172,6 +202,17 @@ class Indexer:
             signatures,
         )
         return segment, len(pending)
+
+    def _embed(self, texts: list[str], show_progress: bool, cancel: threading.Event | None) -> np.ndarray:
+        """The passage vectors of `texts`; with `cancel`, in slices, stopping when it is set."""
+        if cancel is None:
+            return self.embedder.embed_passages(texts, show_progress=show_progress)
+        parts = []
+        for start in range(0, len(texts), _CANCEL_CHECK_TEXTS):
+            if cancel.is_set():
+                raise WriteCancelledError("the client left before the write was committed: nothing was written")
+            parts.append(self.embedder.embed_passages(texts[start : start + _CANCEL_CHECK_TEXTS]))
+        return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
 
     def _known_vectors(self, previous: CorpusIndex, doc_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors of the current versions of `doc_ids`, by text fingerprint (an edit re-embeds only what changed)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AskAccess, CorpusDep, DocumentUpload, WriteAccess
+from api.deps import AskAccess, CorpusDep, DocumentUpload, SettingsDep, WriteAccess
 from api.openapi import body_errors, errors
+from api.routing import CLIENT_CLOSED
 from api.schemas import (
     DocumentDeleted,
     DocumentDetail,
@@ -18,6 +22,11 @@ from api.schemas import (
     DocumentWritten,
     IndexingOut,
 )
+from rag.errors import WriteCancelledError
+from rag.indexing import WriteBounds
+
+log = logging.getLogger(__name__)
+_DISCONNECT_POLL_S = 0.25
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -66,11 +75,25 @@ def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
 
 @router.post(
     "", status_code=status.HTTP_201_CREATED, dependencies=[WriteAccess], openapi_extra=_UPLOAD_BODY,
-    responses=body_errors(401, 503),
+    responses=body_errors(401, 503), response_model=DocumentWritten,
 )
-async def add_document(upload: DocumentUpload, corpus: CorpusDep) -> DocumentWritten:
-    """Add or replace documents (JSON, or an upload of any accepted format); searchable once this returns."""
-    report = await run_in_threadpool(corpus.upsert, upload.documents)
+async def add_document(
+    upload: DocumentUpload, corpus: CorpusDep, settings: SettingsDep, request: Request
+) -> DocumentWritten | Response:
+    """Add or replace documents (JSON, or an upload of any accepted format); searchable once this returns.
+
+    One request embeds at most `RAG_MAX_WRITE_TEXTS` passages and sentences (413 beyond), and a client
+    that leaves cancels its write before it is committed, so no request holds the write lock for long.
+    """
+    cancel = threading.Event()
+    watcher = asyncio.create_task(_cancel_when_the_client_leaves(request, cancel))
+    try:
+        report = await run_in_threadpool(corpus.upsert, upload.documents, WriteBounds(settings.max_write_texts, cancel))
+    except WriteCancelledError:
+        log.info("POST /documents: the client left, its write was cancelled")
+        return Response(status_code=CLIENT_CLOSED)
+    finally:
+        watcher.cancel()
     snapshot = corpus.snapshot
     written = [
         DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunk_counts.get(document.doc_id, 0))
@@ -89,3 +112,9 @@ async def add_document(upload: DocumentUpload, corpus: CorpusDep) -> DocumentWri
 def delete_document(doc_id: str, corpus: CorpusDep) -> DocumentDeleted:
     """Remove a document from both the dense and the lexical index."""
     return DocumentDeleted(deleted=doc_id, indexed=IndexingOut.of(corpus.delete(doc_id)))
+
+
+async def _cancel_when_the_client_leaves(request: Request, cancel: threading.Event) -> None:
+    while not await request.is_disconnected():
+        await asyncio.sleep(_DISCONNECT_POLL_S)
+    cancel.set()
