@@ -56,8 +56,8 @@ class Settings(BaseSettings):
         4, ge=0, description="Answers that may wait for the model while it writes one; one more gets 503."
     )
     max_write_texts: int = Field(
-        1000, ge=1, description="Passages and sentences one POST /documents may embed (about 25 s on 2 idle "
-        "cores); a larger one gets 413: split it, or index it with `rag index`, which has no bound."
+        1000, ge=1, description="Passages and sentences one POST /documents may embed (about 150 KB of article "
+        "text); a larger one gets 413: split it, or index it with `rag index`, which has no bound."
     )
     request_body_timeout_s: float = Field(
         30.0, gt=0, description="Upper bound on receiving one request body; a slower client gets 408."
