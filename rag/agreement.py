@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from rag.answer_types import CITATION_MARKER, Claim, marker_numbers
 from rag.language import LanguageCode
@@ -97,8 +97,18 @@ def figures_of(text: str) -> list[Figure]:
     return figures
 
 
-def is_copy(a: Evidence, b: Evidence) -> bool:
-    """Whether two snippets of different articles are the same sentence (wire copy, a light rewrite)."""
+class Passage(Protocol):
+    """A span of one article: an evidence sentence or a retrieved chunk."""
+
+    @property
+    def doc_id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+def is_copy(a: Passage, b: Passage) -> bool:
+    """Whether two spans of different articles are the same text (wire copy, a light rewrite)."""
     if a.doc_id == b.doc_id or sorted(map(sorted, _values(a.text))) != sorted(map(sorted, _values(b.text))):
         return False
     words_a, words_b = set(_WORD.findall(fold(a.text))), set(_WORD.findall(fold(b.text)))

@@ -25,7 +25,7 @@ from rag.answer_types import (
 )
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
-from rag.evidence import closest_passages, select_evidence, shares_a_word
+from rag.evidence import closest_passages, distinct_hits, select_evidence, shares_a_word
 from rag.filters import DocumentFilter
 from rag.followup import recent_turns, standalone_question
 from rag.generation.base import Generator
@@ -42,8 +42,9 @@ MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
 EVIDENCE_SENTENCES = 5  # prompt size drives latency on 2 cores; bench/evidence.py measures what each count holds
 RELATED_PASSAGES = 3
-# Other outlets' copies of a story crowd the top passages, so claims are cross-checked (rag/agreement.py)
-# against the sentences of this many: an article giving the same figure, or another one, is often lower.
+# Other outlets' copies of a story crowd the top passages: this many are retrieved, copies are dropped
+# before the `top_k` the answer reads, and claims are cross-checked (rag/agreement.py) against the
+# sentences of all of them: an article giving the same figure, or another one, is often lower.
 CROSS_CHECK_PASSAGES = 10
 EXTRACTIVE_MODEL = "extractive"
 # e5 cosine between the question and its best evidence sentence, calibrated on the gold set
@@ -118,8 +119,8 @@ class Answerer:
         rewrite_ms = _ms(started) if turns else None
         searching = time.perf_counter()
         retrieved = self.corpus.search(asked, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
-        hits = retrieved[:top_k]
-        evidence = select_evidence(hits, EVIDENCE_SENTENCES)
+        hits = distinct_hits(retrieved, top_k)
+        evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=[hit for hit in retrieved if hit not in hits])
         related = closest_passages(hits, RELATED_PASSAGES)
         compose = _Composer(asked, language_code, related, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)

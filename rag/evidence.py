@@ -25,8 +25,11 @@ _PREFIX = 5
 CHUNK_SCORE_WEIGHT = 0.0
 
 
-def select_evidence(hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK_SCORE_WEIGHT) -> list[Evidence]:
-    """The `limit` best sentences of the hits, best first, each span once (overlapping chunks share some)."""
+def select_evidence(
+    hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK_SCORE_WEIGHT, copies: Sequence[Hit] = ()
+) -> list[Evidence]:
+    """The `limit` best sentences of the hits, best first, each span once (overlapping chunks share some);
+    the sentences of `copies` (passages left out as copies of a hit) only join as "also reported by"."""
     top = max((hit.score for hit in hits), default=0.0)
 
     def rank(hit: Hit, sentence: Evidence) -> float:
@@ -35,7 +38,23 @@ def select_evidence(hits: Sequence[Hit], limit: int, chunk_weight: float = CHUNK
     ranked = sorted(
         ((rank(hit, sentence), sentence) for hit in hits for sentence in hit.sentences), key=lambda pair: -pair[0]
     )
-    return _collapse_copies(_distinct(sentence for _, sentence in ranked), limit)
+    chosen = _collapse_copies(_distinct(sentence for _, sentence in ranked), limit)
+    known = {(item.doc_id, item.start) for kept in chosen for item in (kept, *kept.also)}
+    extra = [
+        item for item in _distinct(sentence for hit in copies for sentence in hit.sentences)
+        if (item.doc_id, item.start) not in known
+    ]
+    return _collapse_copies([*chosen, *extra], len(chosen))
+
+
+def distinct_hits(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    """The `limit` best hits that are not copies of a better one (the same passage in another outlet's
+    article): five copies of one wire story would otherwise fill the passages the answer reads."""
+    kept: list[Hit] = []
+    for hit in hits:
+        if len(kept) < limit and not any(is_copy(other, hit) for other in kept):
+            kept.append(hit)
+    return kept
 
 
 def closest_passages(hits: Sequence[Hit], limit: int) -> list[Evidence]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.evidence import select_evidence
+from rag.evidence import distinct_hits, select_evidence
 from rag.retrieval import Evidence, Hit
 
 
@@ -62,3 +62,22 @@ def test_a_copy_with_another_figure_is_no_copy_it_is_another_claim():
     chosen = select_evidence([original, variant], 2)
     assert [item.doc_id for item in chosen] == ["a", "b"]
     assert chosen[0].also == ()
+
+
+def test_copies_left_out_of_the_hits_still_count_as_also_reported_by():
+    wire = "Amazon affirme avoir ajouté plus de 3,8 gigawatts de capacité en un an."
+    kept = hit("a", 1.0, said("a", wire, 0.90, "Les Affaires"))
+    dropped = hit("b", 0.9, said("b", wire, 0.90, "Datacenter Mag"), said("b", wire, 0.90, "Datacenter Mag"))
+    (chosen,) = select_evidence([kept], 5, copies=[dropped])
+    assert [copy.doc_id for copy in chosen.also] == ["b"]  # once, though two of its chunks carry it
+
+
+def test_copies_of_a_better_passage_leave_room_for_other_passages():
+    wire = "OpenAI signe un contrat de 38 milliards de dollars sur sept ans avec Amazon Web Services."
+    variant = "OpenAI signe un contrat de 45 milliards de dollars sur sept ans avec Amazon Web Services."
+
+    def passage(doc_id: str, text: str, score: float) -> Hit:
+        return Hit(f"{doc_id}-chunk", doc_id, "title", text, 0, len(text), score, 0.8, None, (said(doc_id, text, 0.9),))
+
+    hits = [passage("a", wire, 1.0), passage("b", wire, 0.9), passage("c", variant, 0.8)]
+    assert [item.doc_id for item in distinct_hits(hits, 2)] == ["a", "c"]  # another figure is no copy
