@@ -13,9 +13,13 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from doubles import ScriptedGenerator
 
 from api import create_app
-from rag.service import Service
+from rag.answerer import Answerer
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.service import Service, open_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 180
@@ -38,6 +42,14 @@ def free_socket() -> socket.socket:
 def copy_index(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, symlinks=True)
     return target
+
+
+def scripted_server(index_dir: Path, embedder: Embedder) -> ThreadServer:
+    """A server over `index_dir` whose generator replays what a test scripts (`server.service.answerer.generator`)."""
+    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
+    corpus = open_corpus(settings, embedder=embedder)
+    answerer = Answerer(corpus, ScriptedGenerator(), max_tokens=settings.max_answer_tokens)
+    return ThreadServer(Service(settings, corpus, answerer))
 
 
 class ThreadServer:

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from doubles import ScriptedGenerator
 from playwright.sync_api import expect
-from servers import ThreadServer, copy_index
+from servers import ThreadServer, copy_index, scripted_server
 
-from rag.answerer import Answerer
 from rag.config import Settings
-from rag.service import Service, open_corpus, open_service
+from rag.service import open_service
 
 pytestmark = pytest.mark.browser
 
@@ -64,11 +62,8 @@ def site(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedde
 def stories_site(stories_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder):
     """The real app over the stories corpus (several outlets, one figure changed), with a scripted model."""
     index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("chat-stories") / "index")
-    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
-    generator = ScriptedGenerator()
-    answerer = Answerer(open_corpus(settings, embedder=embedder), generator, max_tokens=settings.max_answer_tokens)
-    with ThreadServer(Service(settings, answerer.corpus, answerer)) as server:
-        yield server.url, generator
+    with scripted_server(index_dir, embedder) as server:
+        yield server.url, server.service.answerer.generator
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,15 @@ def write_articles(folder: Path, articles: dict[str, str]) -> None:
         (folder / f"{name}.txt").write_text(text, encoding="utf-8")
 
 
+def indexed_before(tmp_path: Path, embedder) -> tuple[Path, Path]:
+    """A folder holding the BEFORE articles and an index of them."""
+    corpus_dir, index_dir = tmp_path / "articles", tmp_path / "index"
+    corpus_dir.mkdir()
+    write_articles(corpus_dir, BEFORE)
+    Corpus.open(index_dir, embedder, missing_ok=True).sync_paths([corpus_dir])
+    return corpus_dir, index_dir
+
+
 def indexed(index_dir: Path) -> dict[str, str]:
     snapshot = load_index(index_dir)
     chunk_ids = Counter(item.chunk.chunk_id for item in snapshot.live_chunks())
@@ -51,10 +60,7 @@ def indexed(index_dir: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_write_killed_at_any_point_loses_and_duplicates_nothing(tmp_path, keyword_embedder, point):
-    corpus_dir, index_dir = tmp_path / "articles", tmp_path / "index"
-    corpus_dir.mkdir()
-    write_articles(corpus_dir, BEFORE)
-    Corpus.open(index_dir, keyword_embedder, missing_ok=True).sync_paths([corpus_dir])
+    corpus_dir, index_dir = indexed_before(tmp_path, keyword_embedder)
     write_articles(corpus_dir, AFTER)
 
     killed = subprocess.run([sys.executable, str(WRITER), str(index_dir), str(corpus_dir), point],
@@ -94,10 +100,7 @@ def started(process: subprocess.Popen[bytes], url: str) -> None:
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_server_killed_during_post_documents_serves_the_last_committed_index(tmp_path, keyword_embedder, point):
-    corpus_dir, index_dir = tmp_path / "articles", tmp_path / "index"
-    corpus_dir.mkdir()
-    write_articles(corpus_dir, BEFORE)
-    Corpus.open(index_dir, keyword_embedder, missing_ok=True).sync_paths([corpus_dir])
+    corpus_dir, index_dir = indexed_before(tmp_path, keyword_embedder)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

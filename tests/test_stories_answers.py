@@ -13,11 +13,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from doubles import ScriptedGenerator
-from servers import ThreadServer, copy_index
+from servers import ThreadServer, copy_index, scripted_server
 
-from rag.answerer import Answerer
 from rag.config import Settings
-from rag.service import Service, open_corpus, open_service
+from rag.service import open_service
 
 CONTRACT_FR = "Quel est le montant du contrat entre OpenAI et AWS ?"
 CONTRACT_EN = "How much is the contract between OpenAI and AWS worth?"
@@ -28,10 +27,8 @@ NEWER, OLDER = "openai-aws-cloud-hebdo", {"openai-aws-fil-eco", "openai-aws-jour
 def scripted(stories_index_dir, tmp_path_factory, embedder) -> Iterator[tuple[str, ScriptedGenerator]]:
     """The real app over a copy of the stories index, answering with a scripted model."""
     index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("stories") / "index")
-    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
-    generator = ScriptedGenerator()
-    answerer = Answerer(open_corpus(settings, embedder=embedder), generator, max_tokens=settings.max_answer_tokens)
-    with ThreadServer(Service(settings, answerer.corpus, answerer)) as server:
+    with scripted_server(index_dir, embedder) as server:
+        generator = server.service.answerer.generator
         yield server.url, generator
     assert generator.pending == 0
 

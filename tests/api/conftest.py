@@ -11,13 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from doubles import ScriptedGenerator
-from servers import ProcessServer, ThreadServer, copy_index
+from servers import ProcessServer, ThreadServer, copy_index, scripted_server
 
-from rag.answerer import Answerer
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.service import Service, open_corpus, open_service
+from rag.service import open_service
 
 API_KEY = "test-key-4f2a9c"
 
@@ -104,14 +102,10 @@ def llm_server(
         yield server
 
 
-@pytest.fixture(scope="session")
-def scripted_server(
+@pytest.fixture(scope="session", name="scripted_server")
+def scripted_api_server(
     seed_copy: Callable[[str], Path], embedder: Embedder
 ) -> Iterator[ThreadServer]:
     """A server whose generator replays what a test scripts (`server.service.answerer.generator`)."""
-    index_dir = seed_copy("scripted-index")
-    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
-    corpus = open_corpus(settings, embedder=embedder)
-    answerer = Answerer(corpus, ScriptedGenerator(), max_tokens=settings.max_answer_tokens)
-    with ThreadServer(Service(settings, corpus, answerer)) as server:
+    with scripted_server(seed_copy("scripted-index"), embedder) as server:
         yield server

@@ -19,6 +19,8 @@ from rag.prompting import NOT_FOUND
 
 FRENCH = "Combien Amazon prévoit-il d'investir en 2025 ?"
 SCRIPTED = "Amazon prévoit d'investir plus de 100 milliards de dollars en 2025 [1]."
+# What the answer says: the scripted text, also citing the other seed that gives the same figure.
+ANSWERED = SCRIPTED.replace("[1].", "[1][2].")
 ENGLISH = "How much is OpenAI paying AWS, and for how long?"
 ERROR_FIELDS = {"message", "type", "param", "code"}
 
@@ -72,9 +74,9 @@ def test_a_completion_is_the_verified_answer_with_sources_and_citations(scripted
     choice = completion.choices[0]
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
     content = choice.message.content
-    assert content.startswith(SCRIPTED + "\n\nSources:\n[1] ")
+    assert content.startswith(ANSWERED + "\n\nSources:\n[1] ")
     citations = completion.model_extra["citations"]
-    assert [citation["id"] for citation in citations] == [1]
+    assert [citation["id"] for citation in citations] == [1, 2]
     check_citations(citations, scripted_server.url)
     check_sources(content, citations)
     assert FRENCH in generator.requests[-1][-1]["content"], "the last user message is the question"
@@ -90,7 +92,7 @@ def test_a_stream_sends_the_role_then_the_text_then_the_citations(scripted, scri
     assert {chunk.id for chunk in chunks} == {chunks[0].id}
     assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-    assert text.startswith(SCRIPTED + "\n\nSources:\n")
+    assert text.startswith(ANSWERED + "\n\nSources:\n")
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert [chunk.choices[0].finish_reason for chunk in chunks[:-1]] == [None] * (len(chunks) - 1)
