@@ -20,6 +20,7 @@ from rag.errors import (
     InvalidInputError,
     ModelUnavailableError,
     RagError,
+    WriteTooLargeError,
 )
 
 LONG = "é" * 5000
@@ -203,8 +204,9 @@ def test_every_domain_error_has_one_status() -> None:
     for error in (IndexMissingError, IndexIncompatibleError, ModelUnavailableError, GenerationError):
         assert status_of(error("x")) == 503
     assert status_of(RagError("x")) == 400
+    assert status_of(WriteTooLargeError("x")) == 413  # an InvalidInputError, more specific
     assert {kind for kind, _ in STATUS_OF} == {
-        InvalidInputError, DocumentNotFoundError, IndexMissingError, IndexIncompatibleError,
+        WriteTooLargeError, InvalidInputError, DocumentNotFoundError, IndexMissingError, IndexIncompatibleError,
         ModelUnavailableError, GenerationError, RagError,
     }
 
