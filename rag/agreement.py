@@ -151,11 +151,28 @@ def cross_check(
                     conflicts.append(found)
         pieces.append(text[cursor:start] + sentence)
         cursor = end
-    said = [
+    said = _said(conflicts, extended, language)
+    return CrossChecked(" ".join([*said, "".join(pieces) + text[cursor:]]), extended, conflicts[:_MAX_DIVERGENCES])
+
+
+def divergences(quotes: Sequence[Evidence], pool: Sequence[Evidence], language: LanguageCode) -> CrossChecked:
+    """The sentences saying where other articles give another value for a figure of `quotes` (the
+    extractive answer quotes snippets, it states nothing else), over the quotes and what they cite."""
+    extended = list(quotes)
+    conflicts: list[Conflict] = []
+    for item in quotes:
+        for found in _conflicts([item], [set(figure.values) for figure in figures_of(item.text)], pool):
+            if _is_new(found, conflicts):
+                conflicts.append(found)
+    return CrossChecked(" ".join(_said(conflicts, extended, language)), extended, conflicts[:_MAX_DIVERGENCES])
+
+
+def _said(conflicts: Sequence[Conflict], extended: list[Evidence], language: LanguageCode) -> list[str]:
+    """One divergence sentence per conflict (the first few), its snippets numbered in `extended`."""
+    return [
         _divergence(conflict, _number_of(conflict.first, extended), _number_of(conflict.second, extended), language)
         for conflict in conflicts[:_MAX_DIVERGENCES]
     ]
-    return CrossChecked(" ".join([*said, "".join(pieces) + text[cursor:]]), extended, conflicts[:_MAX_DIVERGENCES])
 
 
 def annotate(claims: Sequence[Claim], evidence: Sequence[Evidence], conflicts: Sequence[Conflict]) -> list[Claim]:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from rag.agreement import annotate, cross_check
+from rag.agreement import annotate, cross_check, divergences
 from rag.answer_types import (
     CITATION_MARKER,
     AbstainReason,
@@ -34,7 +34,15 @@ from rag.prompting import build_messages
 from rag.rendering import as_of, render_figures
 from rag.retrieval import Evidence
 from rag.textnorm import unreadable
-from rag.verification import Verdict, check_quotes, figures_of_another_period, has_mismatch, recheck, verify
+from rag.verification import (
+    Verdict,
+    check_claims,
+    check_quotes,
+    figures_of_another_period,
+    has_mismatch,
+    recheck,
+    verify,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +130,8 @@ class Answerer:
         hits = distinct_hits(retrieved, top_k)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=[hit for hit in retrieved if hit not in hits])
         related = closest_passages(hits, RELATED_PASSAGES)
-        compose = _Composer(asked, language_code, related, started, _ms(searching), rewrite_ms)
+        pool = [sentence for hit in retrieved for sentence in hit.sentences]
+        compose = _Composer(asked, language_code, related, pool, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
         if not evidence or _best_cosine(evidence) < RELEVANCE_THRESHOLD or not shares_a_word(asked, hits):
@@ -157,7 +166,6 @@ class Answerer:
                 yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
                 return
             if verdict.problem is None:
-                pool = [sentence for hit in retrieved for sentence in hit.sentences]
                 checked = cross_check(verdict.text, evidence, pool, language_code)
                 verdict = recheck(checked.text, checked.evidence, asked)
                 claims = annotate(verdict.claims, checked.evidence, checked.conflicts)
@@ -179,6 +187,7 @@ class _Composer:
     question: str  # the standalone question: what was searched, checked and answered
     language: LanguageCode
     related: list[Evidence]
+    pool: list[Evidence]  # every sentence of the retrieved passages, for cross-checking quotes
     started: float
     retrieve_ms: float
     rewrite_ms: float | None  # None when there was no history to read the question against
@@ -194,13 +203,17 @@ class _Composer:
         otherwise each quote's checks are shown with it.
         """
         chosen = [item for item in evidence[:2] if item.score >= evidence[0].score - 0.02]
-        claims = annotate(check_quotes(chosen, self.question), chosen, [])
-        if all(has_mismatch([claim]) for claim in claims):
+        quoted = check_quotes(chosen, self.question)
+        if all(has_mismatch([claim]) for claim in quoted):
             return self.refusal("unsupported_after_check", EXTRACTIVE_MODEL, generate_ms)
         lead, open_quote, close_quote = _EXTRACTIVE_LEAD[self.language]
         quotes = " ".join(f"{open_quote}{item.text}{close_quote} [{n}]" for n, item in enumerate(chosen, 1))
-        citations = [_citation(n, item) for n, item in enumerate(chosen, 1)]
-        return self._answer(lead + quotes, None, citations, [], EXTRACTIVE_MODEL, generate_ms, claims)
+        divergence = divergences(chosen, self.pool, self.language)  # other articles giving other values
+        said = check_claims(divergence.text, divergence.evidence, self.question)
+        claims = annotate([*said, *quoted], divergence.evidence, divergence.conflicts)
+        citations = [_citation(n, item) for n, item in enumerate(divergence.evidence, 1)]
+        text = f"{divergence.text} {lead}{quotes}" if divergence.text else lead + quotes
+        return self._answer(text, None, citations, [], EXTRACTIVE_MODEL, generate_ms, claims)
 
     def generated(self, verdict: Verdict, evidence: Sequence[Evidence], model: str, generate_ms: float) -> Answer:
         """Renumber markers 1..n in order of first citation so markers and citations match one to one,

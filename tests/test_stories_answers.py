@@ -137,3 +137,18 @@ def test_openai_clients_read_which_outlets_also_report_a_source(scripted):
     assert line.endswith(("(aussi publié par Les Affaires)", "(aussi publié par Datacenter Mag)")), line
     (citation,) = completion.model_extra["citations"]
     assert citation["also_reported_by"][0]["source"] in {"Les Affaires", "Datacenter Mag"}
+
+
+def test_the_extractive_answer_says_the_outlets_disagree_too(stories_index_dir, tmp_path, embedder):
+    index_dir = copy_index(stories_index_dir, tmp_path / "index")
+    settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
+    with ThreadServer(open_service(settings, embedder=embedder)) as server:
+        body = ask(server.url, "Quel chiffre d'affaires AWS a-t-il réalisé sur neuf mois ?")
+    assert body["answer"].startswith(
+        "Les articles divergent : le plus récent, du 2 novembre 2025, donne 36,4 milliards de dollars"
+    ), body["answer"]
+    assert "D'après les articles : « " in body["answer"]
+    assert {citation["doc_id"] for citation in body["citations"]} == {
+        "aws-croissance-datacenter-mag", "aws-croissance-les-affaires"
+    }
+    assert body["claims"][0]["checks"]["agreement"] == "conflict"
