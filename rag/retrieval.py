@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import Literal, get_args
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from rag.dense import search_dense
 from rag.errors import InvalidInputError
 from rag.filters import DocumentFilter
+from rag.injection import quarantine
 from rag.language import LanguageCode, detect_language
 from rag.lexical import bm25_scores
 from rag.segment import Segment
@@ -158,8 +160,9 @@ def retrieve(
             fused[row] = fused.get(row, 0.0) + weight * score
     if (timeframe := read_timeframe(query, corpus_today(index))) is not None:
         fused = _weigh_by_date(index, fused, timeframe)
-    best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-    return [_hit(index, row, score, vector, lexical.get(row), sentence_scores) for row, score in best]
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    hits = (_hit(index, row, score, vector, lexical.get(row), sentence_scores) for row, score in ranked)
+    return list(islice(quarantine(hits), k))  # instructions inside documents are data: rag/injection.py
 
 
 def _hit(
