@@ -42,6 +42,7 @@ _LINKS = {"de", "d", "of"}
 _UNIT_WORD = re.compile(r"\s*(%|\$|€|£|[^\W\d_]+)(['’]?)")
 _WORD = re.compile(r"[^\W\d_]+")
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_RANGE_LINK = re.compile(r"\s*(?:-|–|à|a|to|et|and)\s*", re.IGNORECASE)
 # Two snippets are copies of one another (collapsed into one source) when they hold the same figures
 # and at least this share of the same words; wire copy and light rewrites repeat whole sentences.
 COPY_OVERLAP = 0.8
@@ -86,14 +87,23 @@ class CrossChecked:
 
 
 def figures_of(text: str) -> list[Figure]:
-    """The figures of `text`, years left out (they are periods, not quantities)."""
-    figures = []
+    """The figures of `text`, years left out (they are periods, not quantities). A range ("80-90 %",
+    "entre 30 et 40 fois") is one figure, about either end."""
+    figures: list[Figure] = []
+    previous_end, phrase_start = -1, 0
     for start, end, values in number_spans(text, words=True):
         if len(values) == 1 and _YEAR.match(text[start:end]):
             continue
         unit_words, unit_end = _unit_after(text, end)
-        qualifier, phrase_start = _qualifier_before(text, start)
-        figures.append(Figure(frozenset(values), " ".join(unit_words), qualifier, text[phrase_start:unit_end].strip()))
+        if figures and _RANGE_LINK.fullmatch(text[previous_end:start]):
+            low = figures.pop()
+            figures.append(Figure(low.values | values, " ".join(unit_words) or low.unit, "about",
+                                  text[phrase_start:unit_end].strip()))
+        else:
+            qualifier, phrase_start = _qualifier_before(text, start)
+            figures.append(Figure(frozenset(values), " ".join(unit_words), qualifier,
+                                  text[phrase_start:unit_end].strip()))
+        previous_end = end
     return figures
 
 
@@ -202,7 +212,8 @@ def consistent(a: Figure, b: Figure) -> tuple[bool, str | None]:
             return True, f"qualifier: {other.phrase} fits « {one.phrase} »"
         if one.qualifier == "at_most" and all(value <= high for value in other.values):
             return True, f"qualifier: {other.phrase} fits « {one.phrase} »"
-        if one.qualifier == "about" and any(_close(x, y) for x in one.values for y in other.values):
+        within = any(low <= value <= high for value in other.values)  # a range's ends ("80-90 %") hold it
+        if one.qualifier == "about" and (within or any(_close(x, y) for x in one.values for y in other.values)):
             return True, f"qualifier: {other.phrase} fits « {one.phrase} »"
         if any(_rounds_to(x, y) for x in other.values for y in one.values):
             return True, f"rounding: {one.phrase} is {other.phrase} rounded"
@@ -228,17 +239,24 @@ def _corroborating(
 
 
 def _conflicts(cited: Sequence[Evidence], stated: Sequence[set[Decimal]], pool: Sequence[Evidence]) -> list[Conflict]:
-    """Pairs (cited snippet, other article's snippet) giving inconsistent values for a stated figure."""
+    """Pairs (cited snippet, other article's snippet) giving inconsistent values for a stated figure.
+
+    Only a figure that is the one of its unit in both snippets can conflict: a sentence listing several
+    ("Azure 39 %, Google Cloud 32 %, AWS 17,5 %") does not say which of them is the other's.
+    """
     found = []
     for item in cited:
-        own = [figure for figure in figures_of(item.text) if any(figure.values & values for values in stated)]
+        figures = figures_of(item.text)
+        own = [figure for figure in figures if any(figure.values & values for values in stated)]
         for candidate in pool:
             if candidate.doc_id == item.doc_id or not _same_subject(item, candidate):
                 continue
+            theirs = figures_of(candidate.text)
             for figure in own:
-                for other in figures_of(candidate.text):
-                    if other.unit == figure.unit and figure.unit and not consistent(figure, other)[0]:
-                        found.append(Conflict(item, figure, candidate, other))
+                same_unit = [other for other in theirs if other.unit == figure.unit]
+                alone = len(same_unit) == 1 and sum(mine.unit == figure.unit for mine in figures) == 1
+                if figure.unit and alone and not consistent(figure, same_unit[0])[0]:
+                    found.append(Conflict(item, figure, candidate, same_unit[0]))
     return found
 
 

@@ -33,6 +33,8 @@ def test_a_figure_is_read_with_its_unit_and_what_qualifies_it():
         ("3,8 gigawatts", "3,84 gigawatts", True, "rounding"),
         ("environ 14 000 postes", "14 500 postes", True, "qualifier"),
         ("38 milliards de dollars", "38 milliards de dollars", True, None),
+        ("80-90 %", "80 %", True, None),
+        ("de 2 à 3 milliards de dollars", "2,5 milliards de dollars", True, "qualifier"),
         ("38 milliards de dollars", "45 milliards de dollars", False, None),
         ("moins de 10 milliards de dollars", "12 milliards de dollars", False, None),
     ],
@@ -102,6 +104,7 @@ def test_undated_articles_that_disagree_are_said_one_and_the_other():
         "OpenAI et Oracle annoncent un contrat de 300 milliards de dollars pour des centres.",  # another deal
         "OpenAI a signé en 2024 un contrat de 10 milliards de dollars sur sept ans avec Amazon Web Services.",  # year
         "OpenAI signe un contrat de plus de 30 milliards de dollars sur sept ans avec Amazon Web Services.",  # fits
+        "OpenAI signe un contrat de 38 milliards de dollars sur sept ans avec AWS, et de 300 milliards avec Oracle.",
     ],
 )
 def test_other_deals_other_years_and_consistent_values_are_no_conflict(other):
