@@ -374,10 +374,6 @@ def _values(text: str) -> list[set[Decimal]]:
     return [values for _, _, values in number_spans(text)]
 
 
-def _years(text: str) -> set[str]:
-    return {text[start:end] for start, end, values in number_spans(text) if _YEAR.match(text[start:end])}
-
-
 def _close(x: Decimal, y: Decimal) -> bool:
     return abs(x - y) <= _ABOUT_TOLERANCE * max(abs(x), abs(y))
 
