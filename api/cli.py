@@ -163,7 +163,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.memory import limit_arenas
 
+    limit_arenas()  # before any thread: the model's, torch's and the server's
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
     # Models and index load before it listens, here rather than in the app's lifespan: a missing model
     # or a damaged index is then one line on stderr (`main`), not a traceback from uvicorn's start-up.

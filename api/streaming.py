@@ -17,7 +17,7 @@ from api.admission import Ticket
 from api.metrics import ApiMetrics
 from rag.answer_types import AnswerEvent
 
-_DISCONNECT_POLL_S = 0.25
+DISCONNECT_POLL_S = 0.25  # how often a worker's wait looks at whether the client left
 
 EventSource = Callable[[threading.Event], Iterator[AnswerEvent]]
 """Starts an answer given the cancel event it must watch (`lambda cancel: answerer.stream(..., cancel=cancel)`)."""
@@ -72,7 +72,7 @@ class AnswerStream:
         """
         getting = asyncio.ensure_future(self._queue.get())
         while True:
-            done, _ = await asyncio.wait({getting}, timeout=_DISCONNECT_POLL_S)
+            done, _ = await asyncio.wait({getting}, timeout=DISCONNECT_POLL_S)
             if done:
                 item = getting.result()
                 if isinstance(item, _Failed):

@@ -8,8 +8,8 @@ seconds and deletes the one before. By default the script starts `rag serve` its
 answers, over a copy of `--index-dir`, on a free port) so it can read the server's memory in
 /proc/PID; `--url` and `--pid` point it at a server already running instead.
 
-It prints requests, errors and latency percentiles per endpoint, the server's RSS before (after
-`--warmup` seconds of the same load) and after, and what it checked: every listing holds the seed
+It prints requests, errors and latency percentiles per endpoint, the server's RSS every 30 s (after
+`--warmup` seconds of the same load), and what it checked: every listing holds the seed
 documents and every document written and not yet deleted (no read sees a half-written index), every
 hit comes from a document the index held, and no posted document is lost. It exits 1 if any of that
 fails or any request errored.
@@ -40,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 MIX: dict[str, float] = {"POST /search": 0.7, "POST /ask": 0.2, "GET /documents": 0.1}
 STARTUP_S = 300
+MEMORY_EVERY_S = 30
 ARTICLE = (
     "La ville de Port-Évian-{n} a inauguré un tramway de {km} kilomètres, annonce la mairie. "
     "Le tramway numéro {n} a coûté {cost} millions d'euros, financés par la région et l'État.\n\n"
@@ -54,6 +55,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     problems: list[str] = field(default_factory=list)
+    memory: list[tuple[float, float, int]] = field(default_factory=list)  # (second, RSS MiB, writes so far)
 
     def record(self, endpoint: str, started: float, ok: bool) -> None:
         self.latencies[endpoint].append((time.perf_counter() - started) * 1000)
@@ -132,7 +134,19 @@ async def writer(http: httpx.AsyncClient, corpus: Corpus, tally: Tally, deadline
         await asyncio.sleep(every)
 
 
-async def run(url: str, users: int, seconds: float, every: float, questions: list[str]) -> tuple[Tally, Corpus]:
+async def sample_memory(pid: int, tally: Tally, deadline: float, every: float) -> None:
+    """The server's RSS every `every` seconds, to tell a leak (a steady climb) from pools filling up."""
+    started = time.perf_counter()
+    while True:
+        writes = len(tally.latencies.get("POST /documents", []))
+        tally.memory.append((time.perf_counter() - started, rss_mib(pid), writes))
+        if time.perf_counter() >= deadline:
+            return
+        await asyncio.sleep(min(every, max(deadline - time.perf_counter(), 0)))
+
+
+async def run(url: str, users: int, seconds: float, every: float, questions: list[str],
+              pid: int | None = None) -> tuple[Tally, Corpus]:
     limits = httpx.Limits(max_connections=users + 2, max_keepalive_connections=users + 2)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         listing = (await http.get("/documents")).json()
@@ -140,7 +154,8 @@ async def run(url: str, users: int, seconds: float, every: float, questions: lis
         corpus.known |= corpus.seeds
         tally = Tally()
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(writer(http, corpus, tally, deadline, every),
+        sampler = [sample_memory(pid, tally, deadline, MEMORY_EVERY_S)] if pid else []
+        await asyncio.gather(writer(http, corpus, tally, deadline, every), *sampler,
                              *(user(n, http, questions, corpus, tally, deadline) for n in range(users)))
         final = {item["doc_id"] for item in (await http.get("/documents")).json()}
         lost = (corpus.seeds | corpus.live) - final
@@ -196,7 +211,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"rag serve did not answer in {STARTUP_S} s")
 
 
-def report(tally: Tally, seconds: float, users: int, before: float | None, after: float | None) -> str:
+def report(tally: Tally, seconds: float, users: int) -> str:
     lines = [f"{users} users for {seconds:.0f} s", "",
              "| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|---|"]
     for endpoint in [*MIX, "POST /documents", "DELETE /documents/{id}"]:
@@ -206,8 +221,11 @@ def report(tally: Tally, seconds: float, users: int, before: float | None, after
         p50, p95, p99 = np.percentile(times, [50, 95, 99])
         lines.append(f"| `{endpoint}` | {len(times)} | {tally.errors.get(endpoint, 0)} | {len(times) / seconds:.1f} "
                      f"| {p50:.0f} | {p95:.0f} | {p99:.0f} |")
-    if before is not None and after is not None:
-        lines += ["", f"server RSS: {before:.0f} MiB before, {after:.0f} MiB after ({after - before:+.0f} MiB)"]
+    if tally.memory:
+        lines += ["", "| second | server RSS MiB | change | documents written |", "|---|---|---|---|"]
+        first = tally.memory[0][1]
+        lines += [f"| {second:.0f} | {rss:.0f} | {rss - first:+.0f} | {writes} |"
+                  for second, rss, writes in tally.memory]
     lines += ["", f"consistency problems: {len(tally.problems)}"] + [f"  {problem}" for problem in tally.problems[:20]]
     return "\n".join(lines)
 
@@ -228,10 +246,8 @@ def main() -> int:
     def measure(url: str, pid: int | None) -> int:
         if args.warmup:  # the first requests grow torch's and the allocator's pools: not a leak
             asyncio.run(run(url, args.users, args.warmup, args.write_every, questions))
-        before = rss_mib(pid) if pid else None
-        tally, _ = asyncio.run(run(url, args.users, args.seconds, args.write_every, questions))
-        after = rss_mib(pid) if pid else None
-        print(report(tally, args.seconds, args.users, before, after))
+        tally, _ = asyncio.run(run(url, args.users, args.seconds, args.write_every, questions, pid))
+        print(report(tally, args.seconds, args.users))
         return 1 if tally.problems or any(tally.errors.values()) else 0
 
     if args.url:

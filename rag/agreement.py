@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from rag.answer_types import CITATION_MARKER, Claim, marker_numbers
@@ -86,9 +87,11 @@ class CrossChecked:
     conflicts: list[Conflict]
 
 
-def figures_of(text: str) -> list[Figure]:
+@lru_cache(maxsize=4096)
+def figures_of(text: str) -> tuple[Figure, ...]:
     """The figures of `text`, years left out (they are periods, not quantities). A range ("80-90 %",
-    "entre 30 et 40 fois") is one figure, about either end."""
+    "entre 30 et 40 fois") is one figure, about either end. Cached: the cross-check reads each
+    snippet once per pair it is in."""
     figures: list[Figure] = []
     previous_end, phrase_start = -1, 0
     for start, end, values in number_spans(text, words=True):
@@ -104,7 +107,7 @@ def figures_of(text: str) -> list[Figure]:
             figures.append(Figure(frozenset(values), " ".join(unit_words), qualifier,
                                   text[phrase_start:unit_end].strip()))
         previous_end = end
-    return figures
+    return tuple(figures)
 
 
 class Passage(Protocol):

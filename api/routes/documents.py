@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AskAccess, CorpusDep, DocumentUpload, SettingsDep, WriteAccess
+from api.memory import release_free_memory
 from api.openapi import body_errors, errors
 from api.routing import CLIENT_CLOSED
 from api.schemas import (
@@ -22,11 +23,11 @@ from api.schemas import (
     DocumentWritten,
     IndexingOut,
 )
+from api.streaming import DISCONNECT_POLL_S
 from rag.errors import WriteCancelledError
 from rag.indexing import WriteBounds
 
 log = logging.getLogger(__name__)
-_DISCONNECT_POLL_S = 0.25
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -94,6 +95,7 @@ async def add_document(
         return Response(status_code=CLIENT_CLOSED)
     finally:
         watcher.cancel()
+        release_free_memory()
     snapshot = corpus.snapshot
     written = [
         DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunk_counts.get(document.doc_id, 0))
@@ -111,10 +113,13 @@ async def add_document(
 @router.delete("/{doc_id}", dependencies=[WriteAccess], responses=errors(401, 403, 404, 503))
 def delete_document(doc_id: str, corpus: CorpusDep) -> DocumentDeleted:
     """Remove a document from both the dense and the lexical index."""
-    return DocumentDeleted(deleted=doc_id, indexed=IndexingOut.of(corpus.delete(doc_id)))
+    try:
+        return DocumentDeleted(deleted=doc_id, indexed=IndexingOut.of(corpus.delete(doc_id)))
+    finally:
+        release_free_memory()
 
 
 async def _cancel_when_the_client_leaves(request: Request, cancel: threading.Event) -> None:
     while not await request.is_disconnected():
-        await asyncio.sleep(_DISCONNECT_POLL_S)
+        await asyncio.sleep(DISCONNECT_POLL_S)
     cancel.set()

@@ -37,6 +37,7 @@ from api.openai_wire import (
     error_body,
     now,
 )
+from api.routing import CLIENT_CLOSED
 from api.streaming import AnswerStream
 from rag.answer_types import Answer, AnswerEvent, Final
 from rag.answerer import Answerer
@@ -57,7 +58,6 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     },
     **_ERRORS,
 }
-_CLIENT_CLOSED = 499
 
 router = APIRouter(prefix=PREFIX, tags=["openai"])
 
@@ -93,7 +93,7 @@ async def chat_completions(
     stream = AnswerStream(lambda cancel: answerer.stream(question, history=history, cancel=cancel), metrics, ticket)
     first = await stream.first(request)
     if first is None:
-        return Response(status_code=_CLIENT_CLOSED)
+        return Response(status_code=CLIENT_CLOSED)
     return EventSourceResponse(_chunks(first, stream, ident, created), ping=10)
 
 
