@@ -31,8 +31,9 @@ from rag.followup import recent_turns, standalone_question
 from rag.generation.base import Generator
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.prompting import build_messages
+from rag.relative_days import resolve_relative_days
 from rag.rendering import as_of, render_figures
-from rag.retrieval import Evidence
+from rag.retrieval import Evidence, Hit
 from rag.textnorm import unreadable
 from rag.verification import (
     Verdict,
@@ -128,7 +129,7 @@ class Answerer:
         searching = time.perf_counter()
         retrieved = self.corpus.search(asked, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
         hits = distinct_hits(retrieved, top_k)
-        evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=[hit for hit in retrieved if hit not in hits])
+        evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=_others(retrieved, hits))
         related = closest_passages(hits, RELATED_PASSAGES)
         pool = [sentence for hit in retrieved for sentence in hit.sentences]
         compose = _Composer(asked, language_code, related, pool, started, _ms(searching), rewrite_ms)
@@ -217,22 +218,22 @@ class _Composer:
 
     def generated(self, verdict: Verdict, evidence: Sequence[Evidence], model: str, generate_ms: float) -> Answer:
         """Renumber markers 1..n in order of first citation so markers and citations match one to one,
-        and write French figures the English way in an English answer."""
+        write French figures the English way in an English answer, and date the cited articles'
+        relative days ("jeudi (6 février 2025)")."""
         renumber = {old: new for new, old in enumerate(verdict.cited, 1)}
         sources = [item.text for item in evidence]
+        cited = [evidence[old - 1] for old in verdict.cited]  # cited[n - 1] is the new [n]
         text = CITATION_MARKER.sub(
             lambda match: "".join(f"[{renumber[n]}]" for n in marker_numbers(match)), verdict.text
         )
-        text = render_figures(text, self.language, sources)
+        text = resolve_relative_days(render_figures(text, self.language, sources), self.language, cited)
         citations = [_citation(renumber[old], evidence[old - 1]) for old in verdict.cited]
-        claims = [
-            replace(
-                claim,
-                text=render_figures(claim.text, self.language, sources),
-                citations=[renumber[n] for n in claim.citations],
-            )
-            for claim in verdict.claims
-        ]
+        claims = []
+        for claim in verdict.claims:
+            numbers = [renumber[n] for n in claim.citations]
+            said = render_figures(claim.text, self.language, sources)
+            said = resolve_relative_days(said, self.language, [cited[n - 1] for n in numbers])
+            claims.append(replace(claim, text=said, citations=numbers))
         return self._answer(text, None, citations, [], model, generate_ms, claims)
 
     def _answer(
@@ -284,6 +285,12 @@ def _validate(question: str, language: str, top_k: int) -> str:
 def _best_cosine(evidence: Sequence[Evidence]) -> float:
     """The question's cosine with its closest evidence sentence, however `select_evidence` ranked them."""
     return max(item.score for item in evidence)
+
+
+def _others(retrieved: list[Hit], kept: list[Hit]) -> list[Hit]:
+    """The retrieved passages not kept as hits: where copies of the evidence are looked for."""
+    kept_ids = {hit.chunk_id for hit in kept}
+    return [hit for hit in retrieved if hit.chunk_id not in kept_ids]
 
 
 def _ms(since: float) -> float:

@@ -90,3 +90,13 @@ def spoken_day(day: str, language: LanguageCode) -> str:
     month = _MONTH_NAMES[language][when.month - 1]
     number = "1er" if language == "fr" and when.day == 1 else str(when.day)
     return f"{number} {month} {when.year}"
+
+
+def spoken_month(year: int, month: int, language: LanguageCode) -> str:
+    """A month the way the answer's language says it: "janvier 2025", "January 2025"."""
+    return f"{_MONTH_NAMES[language][month - 1]} {year}"
+
+
+def month_names(language: LanguageCode) -> tuple[str, ...]:
+    """The twelve month names of `language`, January first, as `spoken_day` writes them."""
+    return _MONTH_NAMES[language]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rag.answer_types import CITATION_MARKER, Claim, ClaimChecks, FigureCheck, marker_numbers
 from rag.language import LanguageCode, is_other_language
 from rag.prompting import NOT_FOUND
+from rag.relative_days import without_resolved_dates
 from rag.rendering import SPOKEN_DAY
 from rag.retrieval import Evidence
 from rag.sentences import split_sentences
@@ -133,7 +134,8 @@ def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots,
     when it states none. The entity may be named by a snippet or its article's title (snippets often
     say "the company" or "he"); the period must be the snippets' own."""
     given = number_values(question)
-    figures = [readings for readings in numbers_in(SPOKEN_DAY.sub(" ", text)) if not readings & given]
+    dateless = SPOKEN_DAY.sub(" ", without_resolved_dates(text))  # "jeudi (6 février 2025)", "l'an dernier (2024)"
+    figures = [readings for readings in numbers_in(dateless) if not readings & given]
     values = [number_values(item.text) for item in items]
     available = set().union(*values)
     figure_check: FigureCheck = (

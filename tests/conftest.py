@@ -16,6 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 STORIES = ROOT / "tests" / "fixtures" / "stories"
+DATED = ("news", "feeds", "exports")  # the fixture folders whose articles carry dates
 
 
 class KeywordEmbedder:
@@ -100,4 +101,15 @@ def stories_index_dir(tmp_path_factory, embedder) -> Path:
 
     index_dir = tmp_path_factory.mktemp("stories-index")
     Corpus.open(index_dir, embedder, missing_ok=True).sync_paths([STORIES])
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def dated_index_dir(tmp_path_factory, embedder) -> Path:
+    """A real index over every dated fixture article (tests/fixtures/news, feeds and exports) and
+    nothing else, built once; tests that write copy it first."""
+    from rag.corpus import Corpus
+
+    index_dir = tmp_path_factory.mktemp("dated-index")
+    Corpus.open(index_dir, embedder, missing_ok=True).sync_paths([ROOT / "tests" / "fixtures" / name for name in DATED])
     return index_dir

@@ -34,7 +34,8 @@ class ScriptedGenerator:
         self.cancelled = threading.Event()  # set when a stream noticed its cancel and stopped
 
     def enqueue(self, *replies: str | list[str] | Exception | object) -> None:
-        """Queue replies: a string is one piece, a list several pieces, an exception is raised, a Held waits."""
+        """Queue replies: a string is one piece, a list several pieces, an exception is raised, a Held waits,
+        and a function is called with the messages sent (a reply citing whichever excerpt holds a sentence)."""
         self._replies.extend([reply] if isinstance(reply, str) else reply for reply in replies)
 
     def stream(
@@ -52,6 +53,8 @@ class ScriptedGenerator:
         reply = self._replies.popleft()
         if isinstance(reply, Exception):
             raise reply
+        if callable(reply):
+            reply = [reply(self.requests[-1])]
         if isinstance(reply, Held):
             reply.started.set()
             if not reply.release.wait(120):

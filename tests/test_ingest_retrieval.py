@@ -16,9 +16,10 @@ from servers import copy_index
 
 from rag.answerer import Answerer
 from rag.corpus import Corpus
-from rag.evaluation.gold import GoldItem, GoldSpan, load_gold
+from rag.evaluation.gold import GoldItem, load_gold
 from rag.evaluation.metrics import ANSWER_TOP_K, evidence_recall, first_relevant_rank, groups, hit_at, summarize
 from rag.evaluation.runner import LocalBackend, run_gold
+from rag.evaluation.versions import translated, versions_of
 from rag.retrieval import retrieve
 from rag.store import CorpusIndex
 
@@ -28,12 +29,12 @@ TOLERANCE = 0.02
 
 
 @pytest.fixture(scope="module")
-def news_index(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> CorpusIndex:
+def news_corpus(seed_index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder) -> Corpus:
     """The pages and the feed indexed in place of the seeds (identical passages reuse their vectors)."""
     corpus = Corpus.open(copy_index(seed_index_dir, tmp_path_factory.mktemp("news") / "index"), embedder)
     report = corpus.sync_paths([NEWS])
     assert report.documents == 5 and len(report.skipped) == 2
-    return corpus.snapshot
+    return corpus
 
 
 def scores(index: CorpusIndex, items: list[GoldItem], vectors: np.ndarray) -> dict[str, float]:
@@ -45,34 +46,38 @@ def scores(index: CorpusIndex, items: list[GoldItem], vectors: np.ndarray) -> di
     return {"hit_at_5": hits5 / len(items), "evidence_recall": recall / len(items)}
 
 
-def translated(item: GoldItem, seeds: CorpusIndex, news: CorpusIndex) -> GoldItem:
-    """`item` with its doc ids and evidence offsets pointing into the news versions of its articles."""
-    version = {
-        doc_id: next(d for d, stored in news.documents.items() if seeds.documents[doc_id].document.text[:80]
-                     in stored.document.text)
-        for doc_id in item.doc_ids
-    }
-    evidence = []
-    for span in item.evidence:
-        text = news.documents[version[span.doc_id]].document.text
-        start = text.find(span.text)
-        end = start + len(span.text) if start >= 0 else 0  # a span the page lost: empty, never retrieved
-        evidence.append(GoldSpan(version[span.doc_id], max(start, 0), end, span.text))
-    return GoldItem(item.id, item.language, item.question, True, item.category, item.facts,
-                    tuple(version.values()), tuple(evidence), item.notes)
-
-
 def test_gold_retrieval_over_pages_and_feeds_is_within_two_points_of_the_txt_seeds(
-    seed_corpus: Corpus, news_index: CorpusIndex, embedder
+    seed_corpus: Corpus, news_corpus: Corpus, embedder
 ) -> None:
     items = [item for item in load_gold(ROOT / "eval" / "gold.jsonl") if item.answerable]
     vectors = embedder.embed_queries([item.question for item in items])
-    seeds = seed_corpus.snapshot
+    seeds, news_index = seed_corpus.snapshot, news_corpus.snapshot
     over_seeds = scores(seeds, items, vectors)
-    over_news = scores(news_index, [translated(item, seeds, news_index) for item in items], vectors)
+    versions = versions_of(seeds, news_index)
+    over_news = scores(news_index, [translated(item, news_index, versions) for item in items], vectors)
     print(f"\n{len(items)} answerable gold questions: seeds {over_seeds}, pages and feeds {over_news}")
     for name, value in over_seeds.items():
         assert abs(over_news[name] - value) <= TOLERANCE, (name, over_seeds, over_news)
+
+
+ANSWER_SCORES = ("fact_accuracy", "citation_precision", "citation_recall", "exact_snippet", "refusal_recall")
+
+
+def test_gold_answers_over_pages_and_feeds_are_within_two_points_of_the_txt_seeds(
+    seed_corpus: Corpus, news_corpus: Corpus
+) -> None:
+    """Every single-turn gold question answered (extractively) over both versions of the articles;
+    `python bench/pages.py --generator local` gives the same table with the local model."""
+    items = [item for item in load_gold(ROOT / "eval" / "gold.jsonl") if not item.history]
+    versions = versions_of(seed_corpus.snapshot, news_corpus.snapshot)
+    assert len(versions) == 5
+    over_pages = [translated(item, news_corpus.snapshot, versions) if item.answerable else item for item in items]
+    seeds = summarize(run_gold(items, LocalBackend(seed_corpus, Answerer(seed_corpus, None, max_tokens=64))))
+    pages = summarize(run_gold(over_pages, LocalBackend(news_corpus, Answerer(news_corpus, None, max_tokens=64))))
+    print(f"\n{len(items)} gold questions, extractive: seeds {seeds}, pages and feeds {pages}")
+    for name in ANSWER_SCORES:
+        assert seeds[name] is not None and pages[name] is not None
+        assert abs(pages[name] - seeds[name]) <= TOLERANCE, (name, seeds[name], pages[name])
 
 
 DATED = [ROOT / "tests" / "fixtures" / name for name in ("news", "feeds", "exports")]
