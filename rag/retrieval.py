@@ -254,14 +254,14 @@ def _weigh_by_date(index: CorpusIndex, fused: dict[int, float], timeframe: Timef
 
 
 def _dense(index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool: int) -> dict[int, float]:
-    """The `pool` chunks of highest cosine over every segment (FAISS per segment, masked rows skipped:
-    it is asked for as many more as the segment masks, so the result stays exact)."""
+    """The `pool` chunks of highest cosine over every segment (FAISS per segment, searching only the
+    rows its mask allows: deleted and filtered-out chunks never take a place)."""
     found: dict[int, float] = {}
     for view, mask, offset in zip(index.segments, masks, index.offsets):
-        hidden = len(mask) - int(mask.sum())
-        for row, score in search_dense(view.segment.dense, vector, pool + hidden):
-            if mask[row]:
-                found[int(offset) + row] = score
+        if not mask.any():
+            continue
+        for row, score in search_dense(view.segment.dense, vector, pool, None if mask.all() else mask):
+            found[int(offset) + row] = score
     return _best_of(found, pool)
 
 

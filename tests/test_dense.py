@@ -1,0 +1,78 @@
+"""The dense index type: exact below rag.dense.ANN_MIN_ROWS vectors per segment, HNSW at or above it,
+saved and loaded as such, and searched only among the rows a mask allows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from rag import dense
+from rag.corpus import Corpus
+from rag.dense import build_dense_index, load_dense_index, save_dense_index, search_dense
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+
+def unit_vectors(count: int, seed: int = 3) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(count, 64)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_the_index_type_follows_the_segment_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "ANN_MIN_ROWS", 500)
+    assert isinstance(build_dense_index(unit_vectors(499)), faiss.IndexFlatIP)
+    assert isinstance(build_dense_index(unit_vectors(500)), faiss.IndexHNSWFlat)
+
+
+def test_an_hnsw_index_survives_a_save_and_finds_what_exact_search_finds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(dense, "ANN_MIN_ROWS", 1)
+    vectors = unit_vectors(2000)
+    save_dense_index(build_dense_index(vectors), tmp_path / "dense.faiss")
+    loaded = load_dense_index(tmp_path / "dense.faiss")
+    assert isinstance(loaded, faiss.IndexHNSWFlat) and loaded.ntotal == 2000
+    exact = faiss.IndexFlatIP(64)
+    exact.add(vectors)
+    queries = unit_vectors(50, seed=4)
+    recall = np.mean([
+        len({row for row, _ in search_dense(loaded, query, 10)} & {row for row, _ in search_dense(exact, query, 10)})
+        / 10
+        for query in queries
+    ])
+    assert recall >= 0.95
+
+
+@pytest.mark.parametrize("minimum", [1, 10**9], ids=["hnsw", "exact"])
+def test_a_mask_keeps_every_other_row_out_and_still_fills_k(monkeypatch: pytest.MonkeyPatch, minimum: int) -> None:
+    monkeypatch.setattr(dense, "ANN_MIN_ROWS", minimum)
+    vectors = unit_vectors(1000)
+    allowed = np.zeros(1000, dtype=bool)
+    allowed[::7] = True
+    for query in unit_vectors(20, seed=5):
+        hits = search_dense(build_dense_index(vectors), query, 10, allowed)
+        assert len(hits) == 10 and all(allowed[row] for row, _ in hits)
+        best = max(range(1000), key=lambda row: float(vectors[row] @ query) if allowed[row] else -2.0)
+        assert hits[0][0] == best
+
+
+def test_a_corpus_on_hnsw_segments_retrieves_as_the_exact_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed_corpus: Corpus, embedder
+) -> None:
+    """The seeds indexed with every segment on HNSW, reopened from disk, then one article deleted."""
+    monkeypatch.setattr(dense, "ANN_MIN_ROWS", 1)
+    Corpus.open(tmp_path / "index", embedder, missing_ok=True).sync_paths([SEEDS])
+    reopened = Corpus.open(tmp_path / "index", embedder)
+    assert all(isinstance(view.segment.dense, faiss.IndexHNSWFlat) for view in reopened.snapshot.segments)
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")]
+    for question in questions[:30]:
+        ours = [hit.chunk_id for hit in reopened.search(question, 5)]
+        assert ours == [hit.chunk_id for hit in seed_corpus.search(question, 5)], question
+    gone = reopened.search(questions[0], 1)[0].doc_id
+    reopened.delete(gone)
+    assert all(hit.doc_id != gone for question in questions[:30] for hit in reopened.search(question, 5))
