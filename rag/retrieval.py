@@ -6,7 +6,7 @@ sentences as scored evidence, so evidence selection reads them instead of scorin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -44,6 +44,10 @@ LEXICAL_WEIGHT = 0.5
 # 0.69/0.90 shipped against 0.64/0.82 language-blind (dense alone 0.59/0.84, BM25 alone 0.34/0.57).
 CROSS_LANGUAGE_LEXICAL_FACTOR = 0.2
 _CANDIDATES = 100
+# Up to this many sentences in the index, every one is scored for each query (the best-sentence
+# ranking); beyond, only the sentences of the dense and lexical candidates, so the cost is bounded.
+# `python bench/retrieval.py --sentence-scan-max 0` measures what scoring candidates only costs on PIAF.
+SENTENCE_SCAN_MAX = 100_000
 # A question naming a period ("en février", "depuis octobre") or asking for the latest news leans
 # towards the articles published then, by these bonuses on the fused score (at most 1.0). Measured by
 # `python bench/timeframe.py` (the 15 questions of eval/gold_dates.jsonl over the 12 dated fixture
@@ -142,13 +146,14 @@ def retrieve(
     language = language or detect_language(query)
     vector = embed(query)
     pool = max(_CANDIDATES, k)
-    sentence_scores = [view.segment.sentence_embeddings @ vector for view in index.segments]  # every sentence, once
+    dense = _dense(index, masks, vector, pool) if mode != "lexical" else {}
+    lexical = _lexical(index, masks, query, language, pool) if mode != "dense" else {}
+    sentence_scores = _sentence_scores(index, vector, dense.keys() | lexical.keys())
     rankings: list[tuple[float, dict[int, float]]] = []
-    if mode != "lexical":
-        rankings.append((DENSE_WEIGHT, _min_max(_dense(index, masks, vector, pool))))
+    if dense:
+        rankings.append((DENSE_WEIGHT, _min_max(dense)))
     if mode == "hybrid":
         rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, masks, sentence_scores, pool))))
-    lexical = _lexical(index, masks, query, language, pool) if mode != "dense" else {}
     if lexical:
         top = max(lexical.values())
         factor = {row: 1.0 if index.chunk(row).language == language else CROSS_LANGUAGE_LEXICAL_FACTOR
@@ -265,19 +270,35 @@ def _dense(index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool
     return _best_of(found, pool)
 
 
+def _sentence_scores(index: CorpusIndex, vector: np.ndarray, candidates: Iterable[int]) -> list[np.ndarray]:
+    """Per segment, the cosine of its sentences. Up to SENTENCE_SCAN_MAX sentences in the whole index,
+    every one (a matrix product per segment); beyond, only those of the dense and lexical candidates
+    (the others are -inf), so a query's cost stops growing with the corpus."""
+    if sum(len(view.segment.sentence_embeddings) for view in index.segments) <= SENTENCE_SCAN_MAX:
+        return [view.segment.sentence_embeddings @ vector for view in index.segments]
+    chosen = sorted(candidates)
+    scores = []
+    for view, offset in zip(index.segments, index.offsets):
+        vectors = view.segment.sentence_embeddings
+        start, end = int(offset), int(offset) + len(view.segment.chunks)
+        members = [view.segment.chunk_sentences.members(row - start) for row in chosen if start <= row < end]
+        rows = np.unique(np.concatenate(members)) if members else np.zeros(0, dtype=np.int64)
+        partial = np.full(len(vectors), -np.inf, dtype=np.float32)
+        partial[rows] = vectors[rows] @ vector
+        scores.append(partial)
+    return scores
+
+
 def _best_sentences(
     index: CorpusIndex, masks: list[np.ndarray], sentence_scores: list[np.ndarray], pool: int
 ) -> dict[int, float]:
-    """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks over every segment.
-
-    Exact over all sentence vectors (one matrix product per segment): fine for tens of thousands of
-    sentences; a corpus far larger would give sentences a FAISS index of their own.
-    """
+    """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks over every segment
+    (among the candidates only, when `_sentence_scores` scored only theirs)."""
     found: dict[int, float] = {}
     for view, mask, offset, scores in zip(index.segments, masks, index.offsets, sentence_scores):
         best = np.where(mask, view.segment.chunk_sentences.best_per_chunk(scores), -np.inf)
         for row in _top_rows(best, pool):
-            if mask[row]:
+            if np.isfinite(best[row]):  # masked out, or a chunk whose sentences were not scored
                 found[int(offset) + int(row)] = float(best[row])
     return _best_of(found, pool)
 

@@ -112,3 +112,28 @@ def test_a_sentence_naming_no_period_reads_it_from_the_nearest_earlier_one(seed_
     assert evidence.dated_text.endswith(evidence.text)
     dated = next(item for hit in hits for item in hit.sentences if "2025" in item.text)
     assert dated.period_context == "" and dated.dated_text == dated.text
+
+
+def test_past_the_scan_limit_only_the_candidates_sentences_are_scored_and_the_gold_set_still_retrieves(
+    seed_corpus, monkeypatch
+):
+    """A corpus beyond `SENTENCE_SCAN_MAX` sentences (here: any) scores only the sentences of the dense
+    and lexical candidates; every hit still carries its sentences, scored, and the gold articles are found."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from rag import retrieval
+    from rag.evaluation.metrics import first_relevant_rank
+
+    gold = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "eval" / "gold.jsonl").open()]
+    answerable = [item for item in gold if item["answerable"] and not item.get("history")]
+    monkeypatch.setattr(retrieval, "SENTENCE_SCAN_MAX", 0)
+    found = 0
+    for item in answerable:
+        hits = seed_corpus.search(item["question"], 5)
+        assert len(hits) == 5
+        assert all(hit.sentences and all(np.isfinite(s.score) for s in hit.sentences) for hit in hits)
+        found += first_relevant_rank([hit.doc_id for hit in hits], set(item["doc_ids"])) is not None
+    assert found / len(answerable) >= 0.98
