@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from api import create_app
 from rag.answerer import Answerer
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.service import Service, open_corpus
+from rag.service import Service, open_corpus, open_service
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 180
@@ -42,6 +43,32 @@ def free_socket() -> socket.socket:
 def copy_index(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, symlinks=True)
     return target
+
+
+def local_model_server(index_dir: Path, embedder: Embedder) -> ThreadServer:
+    """A server over `index_dir` answering with the real local model, as `rag serve` does."""
+    return ThreadServer(open_service(Settings(index_dir=index_dir, generator="local", api_key=None), embedder=embedder))
+
+
+def scripted_app(index_dir: Path, embedder: Embedder) -> Iterator[tuple[str, ScriptedGenerator]]:
+    """For a module fixture: a scripted server's url and generator, every scripted reply used at the end."""
+    with scripted_server(index_dir, embedder) as server:
+        generator = server.service.answerer.generator
+        yield server.url, generator
+    assert generator.pending == 0
+
+
+def ask_verbatim(url: str, question: str) -> dict:
+    """POST /ask, expecting 200; every snippet, and every copy of it, is checked verbatim at its offsets."""
+    with httpx.Client(base_url=url, timeout=120) as http:
+        response = http.post("/ask", json={"question": question})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        for citation in body["citations"]:
+            for quoted in (citation, *citation["also_reported_by"]):
+                text = http.get(f"/documents/{quoted['doc_id']}").json()["text"]
+                assert text[quoted["start"] : quoted["end"]] == quoted["snippet"]
+    return body
 
 
 def scripted_server(index_dir: Path, embedder: Embedder) -> ThreadServer:

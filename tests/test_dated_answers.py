@@ -11,13 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-import httpx
 import pytest
 from doubles import ScriptedGenerator
-from servers import ThreadServer, copy_index, scripted_server
-
-from rag.config import Settings
-from rag.service import open_service
+from servers import ask_verbatim, copy_index, local_model_server, scripted_app
 
 QUESTION_FR = "Quel jour Andy Jassy a-t-il indiqué les dépenses en capitaux du quatrième trimestre 2024 ?"
 QUESTION_EN = "On which day did Andy Jassy give the capital expenditure of the fourth quarter of 2024?"
@@ -27,11 +23,7 @@ THURSDAY = "a indiqué jeudi lors d’une conférence téléphonique"  # the sni
 @pytest.fixture(scope="module")
 def scripted(dated_index_dir, tmp_path_factory, embedder) -> Iterator[tuple[str, ScriptedGenerator]]:
     """The real app over a copy of the dated index, answering with a scripted model."""
-    index_dir = copy_index(dated_index_dir, tmp_path_factory.mktemp("dated") / "index")
-    with scripted_server(index_dir, embedder) as server:
-        generator = server.service.answerer.generator
-        yield server.url, generator
-    assert generator.pending == 0
+    yield from scripted_app(copy_index(dated_index_dir, tmp_path_factory.mktemp("dated") / "index"), embedder)
 
 
 def citing_thursday(reply: str):
@@ -41,13 +33,6 @@ def citing_thursday(reply: str):
         return reply.replace("[n]", f"[{number}]")
 
     return write
-
-
-def ask(url: str, question: str) -> dict:
-    with httpx.Client(base_url=url, timeout=120) as http:
-        response = http.post("/ask", json={"question": question})
-        assert response.status_code == 200, response.text
-        return response.json()
 
 
 @pytest.mark.parametrize(
@@ -62,7 +47,7 @@ def ask(url: str, question: str) -> dict:
 def test_the_answer_and_its_claim_say_which_thursday_the_article_meant(scripted, question, reply, dated):
     url, generator = scripted
     generator.enqueue(citing_thursday(reply))
-    body = ask(url, question)
+    body = ask_verbatim(url, question)
     assert not body["abstained"], body
     (thursday,) = [citation for citation in body["citations"] if THURSDAY in citation["snippet"]]
     assert thursday["date"] == "2025-02-07"
@@ -80,22 +65,21 @@ def test_a_day_no_cited_snippet_says_is_left_as_the_model_wrote_it(scripted):
     url, generator = scripted
     generator.enqueue(citing_thursday("Andy Jassy a donné mardi 26,3 milliards de dollars de dépenses en capitaux "
                                       "pour le quatrième trimestre 2024 [n]."))
-    body = ask(url, QUESTION_FR)
+    body = ask_verbatim(url, QUESTION_FR)
     assert "mardi 26,3" in body["answer"] and "(" not in body["answer"], body["answer"]
 
 
 @pytest.fixture(scope="module")
 def local(dated_index_dir, tmp_path_factory, embedder) -> Iterator[str]:
     index_dir = copy_index(dated_index_dir, tmp_path_factory.mktemp("dated-llm") / "index")
-    with ThreadServer(open_service(Settings(index_dir=index_dir, generator="local", api_key=None),
-                                   embedder=embedder)) as server:
+    with local_model_server(index_dir, embedder) as server:
         yield server.url
 
 
 @pytest.mark.llm
 def test_the_local_model_answer_says_which_thursday(local):
     # Asked "Quand …" or in English, the 1.5B model answers NOT_FOUND: "Quel jour …" makes it say "jeudi".
-    body = ask(local, QUESTION_FR)
+    body = ask_verbatim(local, QUESTION_FR)
     assert not body["abstained"], body
     assert "6 février 2025" in body["answer"], body["answer"]
     assert any("6 février 2025" in claim["text"] for claim in body["claims"])

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from doubles import ScriptedGenerator
-from servers import ThreadServer, copy_index, scripted_server
+from servers import ThreadServer, ask_verbatim, copy_index, local_model_server, scripted_app
 
 from rag.config import Settings
 from rag.service import open_service
@@ -26,23 +25,7 @@ NEWER, OLDER = "openai-aws-cloud-hebdo", {"openai-aws-fil-eco", "openai-aws-jour
 @pytest.fixture(scope="module")
 def scripted(stories_index_dir, tmp_path_factory, embedder) -> Iterator[tuple[str, ScriptedGenerator]]:
     """The real app over a copy of the stories index, answering with a scripted model."""
-    index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("stories") / "index")
-    with scripted_server(index_dir, embedder) as server:
-        generator = server.service.answerer.generator
-        yield server.url, generator
-    assert generator.pending == 0
-
-
-def ask(url: str, question: str) -> dict:
-    with httpx.Client(base_url=url, timeout=120) as http:
-        response = http.post("/ask", json={"question": question})
-        assert response.status_code == 200, response.text
-        body = response.json()
-        for citation in body["citations"]:  # every snippet, and every copy of it, is verbatim at its offsets
-            for quoted in (citation, *citation["also_reported_by"]):
-                text = http.get(f"/documents/{quoted['doc_id']}").json()["text"]
-                assert text[quoted["start"] : quoted["end"]] == quoted["snippet"]
-    return body
+    yield from scripted_app(copy_index(stories_index_dir, tmp_path_factory.mktemp("stories") / "index"), embedder)
 
 
 def cited(body: dict, ids: list[int]) -> set[str]:
@@ -63,7 +46,7 @@ def cited(body: dict, ids: list[int]) -> set[str]:
 def test_a_conflict_between_outlets_is_said_with_both_values_newer_first(scripted, question, reply, opening, values):
     url, generator = scripted
     generator.enqueue(reply)
-    body = ask(url, question)
+    body = ask_verbatim(url, question)
     assert body["answer"].startswith(opening), body["answer"]
     assert all(value in body["answer"] for value in values), body["answer"]
     divergence, stated = body["claims"][0], body["claims"][1]
@@ -76,7 +59,7 @@ def test_a_conflict_between_outlets_is_said_with_both_values_newer_first(scripte
 def test_a_claim_cites_every_outlet_that_gives_its_figure(scripted):
     url, generator = scripted
     generator.enqueue("Amazon prévoit d'investir 100 milliards de dollars dans l'IA et le cloud en 2025.")
-    body = ask(url, "Combien Amazon prévoit-il d'investir dans l'IA et le cloud en 2025 ?")
+    body = ask_verbatim(url, "Combien Amazon prévoit-il d'investir dans l'IA et le cloud en 2025 ?")
     (claim,) = body["claims"]
     outlets = {citation["source"] for citation in body["citations"]} | {
         copy["source"] for citation in body["citations"] for copy in citation["also_reported_by"]
@@ -89,7 +72,7 @@ def test_a_claim_cites_every_outlet_that_gives_its_figure(scripted):
 def test_the_same_sentence_in_two_outlets_is_one_source_also_reported_by_the_other(scripted):
     url, generator = scripted
     generator.enqueue("Amazon a ajouté plus de 3,8 gigawatts de capacité en un an.")
-    body = ask(url, "Quelle capacité Amazon a-t-il ajoutée en un an ?")
+    body = ask_verbatim(url, "Quelle capacité Amazon a-t-il ajoutée en un an ?")
     (citation,) = body["citations"]
     (copy,) = citation["also_reported_by"]
     assert {citation["doc_id"], copy["doc_id"]} == {"aws-croissance-les-affaires", "aws-croissance-datacenter-mag"}
@@ -102,8 +85,7 @@ def test_the_same_sentence_in_two_outlets_is_one_source_also_reported_by_the_oth
 @pytest.fixture(scope="module")
 def local(stories_index_dir, tmp_path_factory, embedder) -> Iterator[str]:
     index_dir = copy_index(stories_index_dir, tmp_path_factory.mktemp("stories-llm") / "index")
-    with ThreadServer(open_service(Settings(index_dir=index_dir, generator="local", api_key=None),
-                                   embedder=embedder)) as server:
+    with local_model_server(index_dir, embedder) as server:
         yield server.url
 
 
@@ -118,7 +100,7 @@ def local(stories_index_dir, tmp_path_factory, embedder) -> Iterator[str]:
     ],
 )
 def test_the_local_model_answer_says_the_outlets_disagree(local, question, words, newer):
-    body = ask(local, question)
+    body = ask_verbatim(local, question)
     assert not body["abstained"], body
     assert all(word in body["answer"] for word in words), body["answer"]
     assert any(claim["checks"]["agreement"] == "conflict" for claim in body["claims"])
@@ -146,7 +128,7 @@ def test_the_extractive_answer_says_the_outlets_disagree_too(stories_index_dir, 
     index_dir = copy_index(stories_index_dir, tmp_path / "index")
     settings = Settings(index_dir=index_dir, generator="extractive", api_key=None)
     with ThreadServer(open_service(settings, embedder=embedder)) as server:
-        body = ask(server.url, "Quel chiffre d'affaires AWS a-t-il réalisé sur neuf mois ?")
+        body = ask_verbatim(server.url, "Quel chiffre d'affaires AWS a-t-il réalisé sur neuf mois ?")
     assert body["answer"].startswith(
         "Les articles divergent : le plus récent, du 2 novembre 2025, donne 36,4 milliards de dollars"
     ), body["answer"]
