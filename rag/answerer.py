@@ -227,7 +227,7 @@ class _Composer:
             lambda match: "".join(f"[{renumber[n]}]" for n in marker_numbers(match)), verdict.text
         )
         text = resolve_relative_days(render_figures(text, self.language, sources), self.language, cited)
-        citations = [_citation(renumber[old], evidence[old - 1]) for old in verdict.cited]
+        citations = [_citation(number, item) for number, item in enumerate(cited, 1)]
         claims = []
         for claim in verdict.claims:
             numbers = [renumber[n] for n in claim.citations]

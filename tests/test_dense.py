@@ -3,7 +3,6 @@ saved and loaded as such, and searched only among the rows a mask allows."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import faiss
@@ -13,6 +12,7 @@ import pytest
 from rag import dense
 from rag.corpus import Corpus
 from rag.dense import build_dense_index, load_dense_index, save_dense_index, search_dense
+from rag.evaluation.gold import load_gold
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -69,7 +69,7 @@ def test_a_corpus_on_hnsw_segments_retrieves_as_the_exact_one(
     Corpus.open(tmp_path / "index", embedder, missing_ok=True).sync_paths([SEEDS])
     reopened = Corpus.open(tmp_path / "index", embedder)
     assert all(isinstance(view.segment.dense, faiss.IndexHNSWFlat) for view in reopened.snapshot.segments)
-    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")]
+    questions = [item.question for item in load_gold(ROOT / "eval" / "gold.jsonl")]
     for question in questions[:30]:
         ours = [hit.chunk_id for hit in reopened.search(question, 5)]
         assert ours == [hit.chunk_id for hit in seed_corpus.search(question, 5)], question

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 from seed_ids import AMAZON_100, AMAZON_PLAN, AWS_GROWTH, OPENAI, TRAINIUM
 
+from rag import retrieval
 from rag.errors import InvalidInputError
+from rag.evaluation.gold import load_gold
+from rag.evaluation.metrics import first_relevant_rank
+
+GOLD = Path(__file__).resolve().parents[1] / "eval" / "gold.jsonl"
 
 QUESTIONS = [
     ("Combien OpenAI paie-t-il AWS ?", {OPENAI}),
@@ -119,21 +127,12 @@ def test_past_the_scan_limit_only_the_candidates_sentences_are_scored_and_the_go
 ):
     """A corpus beyond `SENTENCE_SCAN_MAX` sentences (here: any) scores only the sentences of the dense
     and lexical candidates; every hit still carries its sentences, scored, and the gold articles are found."""
-    import json
-    from pathlib import Path
-
-    import numpy as np
-
-    from rag import retrieval
-    from rag.evaluation.metrics import first_relevant_rank
-
-    gold = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "eval" / "gold.jsonl").open()]
-    answerable = [item for item in gold if item["answerable"] and not item.get("history")]
+    answerable = [item for item in load_gold(GOLD) if item.answerable and not item.history]
     monkeypatch.setattr(retrieval, "SENTENCE_SCAN_MAX", 0)
     found = 0
     for item in answerable:
-        hits = seed_corpus.search(item["question"], 5)
+        hits = seed_corpus.search(item.question, 5)
         assert len(hits) == 5
         assert all(hit.sentences and all(np.isfinite(s.score) for s in hit.sentences) for hit in hits)
-        found += first_relevant_rank([hit.doc_id for hit in hits], set(item["doc_ids"])) is not None
+        found += first_relevant_rank([hit.doc_id for hit in hits], set(item.doc_ids)) is not None
     assert found / len(answerable) >= 0.98
