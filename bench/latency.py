@@ -46,6 +46,11 @@ class MeteredGenerator:
         yield from self.inner.stream(messages, **kwargs)
         self.calls.append(dict(self.inner.last_timings))
 
+    def next_token_odds(self, messages: Sequence[Mapping[str, str]], **kwargs: Any) -> dict[str, float]:
+        odds = self.inner.next_token_odds(messages, **kwargs)
+        self.calls.append(dict(self.inner.last_timings))
+        return odds
+
 
 def measure(answerer: Answerer, metered: MeteredGenerator, question: str) -> dict[str, float]:
     """One question's figures in milliseconds and tokens."""

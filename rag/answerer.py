@@ -23,14 +23,16 @@ from rag.answer_types import (
     Turn,
     marker_numbers,
 )
+from rag.choice import Choice, choose_excerpt
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
 from rag.evidence import closest_passages, distinct_hits, select_evidence, shares_a_word
 from rag.filters import DocumentFilter
 from rag.followup import recent_turns, standalone_question
-from rag.generation.base import Generator
+from rag.generation.base import Generator, Message
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
-from rag.prompting import build_messages
+from rag.parts import missing_parts
+from rag.prompting import build_messages, continuing
 from rag.relative_days import resolve_relative_days
 from rag.rendering import as_of, render_figures
 from rag.retrieval import Evidence, Hit
@@ -61,6 +63,11 @@ EXTRACTIVE_MODEL = "extractive"
 # STRONG_EVIDENCE_THRESHOLD an extractive quote is trusted when the generated answer failed its checks.
 RELEVANCE_THRESHOLD = 0.80
 STRONG_EVIDENCE_THRESHOLD = 0.86
+# When the model writes NOT_FOUND but gave the excerpt it would cite at least this probability (after "["),
+# it is made to answer from that excerpt, and that answer is verified like any other. Chosen with
+# `python bench/choice.py` on the gold set: see the table there.
+CHOICE_THRESHOLD = 0.8
+MAX_MISSING_PARTS = 2  # names of a list the model left out, each written by one more short continuation
 
 REFUSALS: dict[LanguageCode, str] = {
     "fr": "Je ne trouve pas la réponse dans les articles indexés.",
@@ -143,23 +150,36 @@ class Answerer:
             return
 
         generating = time.perf_counter()
+        messages = build_messages(asked, evidence, language_code)
+        choice: Choice | None = None
         firmer: str | None = None
         for attempt in range(2):
             pieces: list[str] = []
+            asking = build_messages(asked, evidence, language_code, firmer)
             try:
-                for piece in self.generator.stream(
-                    build_messages(asked, evidence, language_code, firmer), max_tokens=self.max_tokens, cancel=cancel
-                ):
+                for piece in self.generator.stream(asking, max_tokens=self.max_tokens, cancel=cancel):
                     pieces.append(piece)
                     if attempt == 0:
                         yield Token(piece)
+                written = "".join(pieces)
+                verdict = verify(written, evidence, language_code, asked)
+                if verdict.declined and attempt == 0:
+                    choice = choose_excerpt(self.generator, messages, len(evidence), cancel)
+                    if choice is not None and choice.probability >= CHOICE_THRESHOLD:
+                        asking = continuing(messages, f"[{choice.number}]")
+                        written = _answer_from(self.generator, asking, choice.number, self.max_tokens, cancel)
+                        verdict = verify(written, evidence, language_code, asked)
+                if verdict.problem is None and not verdict.declined:
+                    verdict = _with_missing_parts(
+                        self.generator, verdict, asking, written, evidence, language_code, asked,
+                        self.max_tokens, cancel,
+                    )
             except GenerationError as error:
                 log.warning("generator failed (%s); answering extractively", error)
-                yield Final(compose.extractive(evidence, _ms(generating)))
+                yield Final(compose.extractive(_chosen_first(evidence, choice), _ms(generating)))
                 return
             if cancel is not None and cancel.is_set():
                 return
-            verdict = verify("".join(pieces), evidence, language_code, asked)
             if verdict.declined:
                 yield Final(compose.refusal("not_in_passages", self.generator.name, _ms(generating)))
                 return
@@ -176,7 +196,11 @@ class Answerer:
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
         if firmer == "language" or _best_cosine(evidence) >= STRONG_EVIDENCE_THRESHOLD:
-            yield Final(compose.extractive(evidence, _ms(generating)))
+            try:
+                choice = choice or choose_excerpt(self.generator, messages, len(evidence), cancel)
+            except GenerationError as error:
+                log.warning("generator failed choosing an excerpt (%s)", error)
+            yield Final(compose.extractive(_chosen_first(evidence, choice), _ms(generating)))
         else:
             yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
 
@@ -280,6 +304,47 @@ def _validate(question: str, language: str, top_k: int) -> str:
     if not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
     return question
+
+
+def _answer_from(
+    generator: Generator, asking: list[Message], number: int, max_tokens: int, cancel: threading.Event | None
+) -> str:
+    """The answer the model writes once made to start from excerpt `number` (`asking` ends with "[number]"),
+    cited by it."""
+    written = "".join(generator.stream(asking, max_tokens=max_tokens, cancel=cancel)).strip()
+    return written if CITATION_MARKER.search(written) else f"{written} [{number}]"
+
+
+def _with_missing_parts(
+    generator: Generator,
+    verdict: Verdict,
+    asking: list[Message],
+    written: str,
+    evidence: list[Evidence],
+    language: LanguageCode,
+    question: str,
+    max_tokens: int,
+    cancel: threading.Event | None,
+) -> Verdict:
+    """The answer with each listed name it left out written too: the model goes on from that name.
+
+    A continuation that fails verification is dropped, and the answer stays as it was.
+    """
+    for name in missing_parts(question, verdict.text, [item.text for item in evidence])[:MAX_MISSING_PARTS]:
+        begun = f"{written.rstrip()} {name}"
+        more = "".join(generator.stream(continuing(asking, begun), max_tokens=max_tokens, cancel=cancel))
+        extended = verify(begun + more, evidence, language, question)
+        if extended.problem is None and not extended.declined:
+            verdict, written = extended, begun + more
+    return verdict
+
+
+def _chosen_first(evidence: list[Evidence], choice: Choice | None) -> list[Evidence]:
+    """The evidence with the model's chosen excerpt first: what an extractive answer quotes."""
+    if choice is None:
+        return evidence
+    chosen = evidence[choice.number - 1]
+    return [chosen, *(item for item in evidence if item is not chosen)]
 
 
 def _best_cosine(evidence: Sequence[Evidence]) -> float:

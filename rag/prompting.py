@@ -54,3 +54,12 @@ def build_messages(
         {"role": "system", "content": _SYSTEM.format(language=name, not_found=NOT_FOUND)},
         {"role": "user", "content": user},
     ]
+
+
+def continuing(messages: Sequence[Message], written: str) -> list[Message]:
+    """`messages` with the answer begun as `written` (replacing one begun before): the model goes on from there.
+
+    Begun with "[", its next token is the excerpt it would cite first; with "[2]", it answers from excerpt 2.
+    """
+    asked = list(messages[:-1]) if messages and messages[-1]["role"] == "assistant" else list(messages)
+    return [*asked, {"role": "assistant", "content": written}]

@@ -32,6 +32,8 @@ class ScriptedGenerator:
         self._replies: deque[object] = deque()
         self.requests: list[list[dict[str, str]]] = []
         self.cancelled = threading.Event()  # set when a stream noticed its cancel and stopped
+        self._odds: deque[dict[str, float]] = deque()
+        self.odds_requests: list[list[dict[str, str]]] = []
 
     def enqueue(self, *replies: str | list[str] | Exception | object) -> None:
         """Queue replies: a string is one piece, a list several pieces, an exception is raised, a Held waits,
@@ -69,10 +71,21 @@ class ScriptedGenerator:
             if cancel is not None and reply is ENDLESS:
                 cancel.wait(0.01)
 
+    def enqueue_odds(self, *odds: dict[str, float]) -> None:
+        """Queue next-token odds; when none is queued the model gives none (as a server without logprobs)."""
+        self._odds.extend(odds)
+
+    def next_token_odds(
+        self, messages: Sequence[Mapping[str, str]], *, cancel: threading.Event | None = None
+    ) -> dict[str, float]:
+        """The next queued odds, or none."""
+        self.odds_requests.append([dict(message) for message in messages])
+        return self._odds.popleft() if self._odds else {}
+
     @property
     def pending(self) -> int:
         """Replies not consumed yet (a test checks it is 0: the model was asked exactly as scripted)."""
-        return len(self._replies)
+        return len(self._replies) + len(self._odds)
 
 
 def _endless() -> Iterator[str]:

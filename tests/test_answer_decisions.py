@@ -14,7 +14,14 @@ from doubles import ENDLESS, ScriptedGenerator
 from seed_ids import AMAZON_100, AMAZON_PLAN
 
 from rag.answer_types import Final, Sources, Token
-from rag.answerer import EXTRACTIVE_MODEL, REFUSALS, RELEVANCE_THRESHOLD, STRONG_EVIDENCE_THRESHOLD, Answerer
+from rag.answerer import (
+    CHOICE_THRESHOLD,
+    EXTRACTIVE_MODEL,
+    REFUSALS,
+    RELEVANCE_THRESHOLD,
+    STRONG_EVIDENCE_THRESHOLD,
+    Answerer,
+)
 from rag.errors import GenerationError
 from rag.prompting import NOT_FOUND
 
@@ -110,6 +117,47 @@ def test_the_model_saying_not_found_is_a_refusal_not_in_passages(scripted):
     assert answer.abstained and answer.abstain_reason == "not_in_passages"
     assert answer.answer == REFUSALS["fr"] and answer.related
     assert len(generator.requests) == 1
+
+
+def test_a_not_found_is_overruled_when_the_model_would_cite_an_excerpt_with_confidence(scripted):
+    answerer, generator = scripted
+    generator.enqueue(NOT_FOUND, "Amazon prévoit d'investir plus de 100 milliards de dollars en 2025.")
+    generator.enqueue_odds({"1": CHOICE_THRESHOLD + 0.05, "2": 0.03, "Amazon": 0.01})
+    answer = answerer.ask(INVEST)
+    assert not answer.abstained and answer.model == generator.name and "100 milliards" in answer.answer
+    # The model was asked which excerpt it would cite ("["), then made to answer from it ("[1]").
+    assert generator.odds_requests[0][-1] == {"role": "assistant", "content": "["}
+    assert generator.requests[1][-1] == {"role": "assistant", "content": "[1]"}
+    assert answer.citations[0].snippet in generator.requests[1][-2]["content"]
+    assert generator.pending == 0
+
+
+def test_a_not_found_stands_when_the_model_is_unsure_which_excerpt_to_cite(scripted):
+    answerer, generator = scripted
+    generator.enqueue(NOT_FOUND)
+    generator.enqueue_odds({"1": CHOICE_THRESHOLD - 0.1, "2": 0.05})
+    answer = answerer.ask(INVEST)
+    assert answer.abstained and answer.abstain_reason == "not_in_passages"
+    assert len(generator.requests) == 1 and generator.pending == 0
+
+
+def test_an_overruled_not_found_is_still_verified(scripted):
+    answerer, generator = scripted
+    generator.enqueue(NOT_FOUND, WRONG_FIGURE, WRONG_FIGURE)
+    generator.enqueue_odds({"1": 0.99})
+    answer = answerer.ask(INVEST)
+    assert "999" not in answer.answer and answer.model == EXTRACTIVE_MODEL
+    assert generator.pending == 0
+
+
+def test_a_quote_after_failed_checks_is_of_the_excerpt_the_model_would_cite(scripted):
+    answerer, generator = scripted
+    generator.enqueue(WRONG_FIGURE, WRONG_FIGURE)
+    generator.enqueue_odds({"3": 0.7, "1": 0.2})
+    answer = answerer.ask(INVEST)
+    assert answer.model == EXTRACTIVE_MODEL
+    third = re.search(r"^\[3\] (.*)$", generator.requests[0][-1]["content"], re.M)
+    assert third is not None and answer.citations[0].snippet == third.group(1)
 
 
 def test_nothing_relevant_is_refused_without_asking_the_model(scripted):

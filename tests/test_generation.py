@@ -28,6 +28,7 @@ from rag.generation import generate, load_generator
 from rag.generation.base import Generator
 from rag.generation.local import LocalGenerator
 from rag.generation.openai import OpenAIGenerator
+from rag.prompting import continuing
 from rag.provisioning.generator_model import (
     GGUF_FILENAME,
     GGUF_SHA256,
@@ -219,6 +220,28 @@ def test_local_answers_in_english(local_generator):
     assert "7315" in digits(generate(local_generator, ENGLISH_NUMBER, max_tokens=20))
 
 
+# Three excerpts, one answering; the excerpt the model would cite is read from its odds after "[".
+CHOOSING = continuing(
+    [
+        {"role": "system", "content": "You answer questions using only the numbered excerpts."},
+        {
+            "role": "user",
+            "content": "Excerpts:\n[1] Microsoft a investi 80 milliards de dollars.\n"
+            "[2] Les revenus d'AWS ont cru de 20 % au troisième trimestre.\n[3] Google a dépensé 91 milliards.\n\n"
+            "Question: How fast did AWS revenue grow?\n\nAnswer in English, citing excerpts as [n].",
+        },
+    ],
+    "[",
+)
+
+
+@pytest.mark.llm
+def test_local_odds_name_the_excerpt_that_answers(local_generator):
+    odds = local_generator.next_token_odds(CHOOSING)
+    assert max(odds, key=lambda token: odds[token]) == "2"
+    assert 0 < sum(odds.values()) <= 1.0001 and len(odds) > 3
+
+
 @pytest.mark.llm
 def test_local_cancel_stops_promptly(local_generator):
     cancel = threading.Event()
@@ -313,6 +336,14 @@ def test_openai_answers_and_streams(remote):
     pieces = list(remote.stream(FRENCH_NUMBER, max_tokens=40))
     assert len(pieces) >= 3
     assert "482" in "".join(pieces)
+
+
+@pytest.mark.llm
+def test_openai_odds_match_the_local_engine(remote, local_generator):
+    odds = remote.next_token_odds(CHOOSING)
+    local = local_generator.next_token_odds(CHOOSING)
+    assert max(odds, key=lambda token: odds[token]) == "2"
+    assert odds["2"] == pytest.approx(local["2"], abs=0.05)
 
 
 @pytest.mark.llm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -9,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 Message = Mapping[str, str]
 
 ROLES = frozenset({"system", "user", "assistant"})
+TOP_ODDS = 20  # the most alternatives OpenAI-style servers return per token
 
 
 @runtime_checkable
@@ -35,10 +37,33 @@ class Generator(Protocol):
         """
         ...
 
+    def next_token_odds(
+        self, messages: Sequence[Message], *, cancel: threading.Event | None = None
+    ) -> dict[str, float]:
+        """The probabilities of the model's likeliest next tokens after `messages`, by stripped token text.
+
+        `messages` may end with an assistant message the model continues ("[" to read which excerpt it
+        would cite). Empty when the backend gives no probabilities. Raises like `stream`.
+        """
+        ...
+
 
 def generate(generator: Generator, messages: Sequence[Message], **kwargs: Any) -> str:
     """Run `generator.stream` to the end and return the whole text (for callers that don't stream)."""
     return "".join(generator.stream(messages, **kwargs))
+
+
+def top_odds(chunk: Mapping[str, Any]) -> dict[str, float] | None:
+    """The first token's top probabilities in one OpenAI-style streamed chunk, or None when it has none."""
+    for choice in chunk.get("choices") or []:
+        entries = ((choice.get("logprobs") or {}).get("content")) or []
+        if entries:
+            odds: dict[str, float] = {}
+            for entry in entries[0].get("top_logprobs") or []:
+                token = str(entry.get("token", "")).strip()
+                odds[token] = odds.get(token, 0.0) + math.exp(float(entry.get("logprob", -math.inf)))
+            return odds
+    return None
 
 
 def validate_request(messages: Sequence[Message], max_tokens: int, max_tokens_limit: int) -> list[dict[str, str]]:

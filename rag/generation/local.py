@@ -6,13 +6,14 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
 from rag.errors import GenerationError, ModelUnavailableError
-from rag.generation.base import validate_request
+from rag.generation.base import TOP_ODDS, top_odds, validate_request
 
 DEFAULT_CONTEXT = 2048
 MAX_TOKENS_LIMIT = 1024
@@ -93,7 +94,33 @@ class LocalGenerator:
             "stream": True,
             "cache_prompt": self._cache_prompt,
         }
-        return self._run(request, cancel)
+        return (text for chunk in self._run(request, cancel) if (text := _piece(chunk, self.name)))
+
+    def next_token_odds(
+        self, messages: Sequence[Mapping[str, str]], *, cancel: threading.Event | None = None
+    ) -> dict[str, float]:
+        """The likeliest next tokens and their probabilities; see `Generator.next_token_odds`.
+
+        With the prompt cache, asking this after (or before) a `stream` over the same messages costs
+        only the tokens that differ: choosing an excerpt after "[" is one token of work.
+        """
+        request = {
+            "messages": validate_request(messages, 1, self._max_tokens_limit),
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "seed": 0,
+            "stream": True,
+            "cache_prompt": self._cache_prompt,
+            "logprobs": True,
+            "top_logprobs": TOP_ODDS,
+        }
+        with closing(self._run(request, cancel)) as chunks:
+            for chunk in chunks:
+                _piece(chunk, self.name)  # raises on an error chunk
+                odds = top_odds(chunk)
+                if odds is not None:
+                    return odds
+        return {}
 
     @property
     def busy(self) -> bool:
@@ -105,7 +132,7 @@ class LocalGenerator:
         with self._lock:
             self._server = None
 
-    def _run(self, request: dict[str, Any], cancel: threading.Event | None) -> Iterator[str]:
+    def _run(self, request: dict[str, Any], cancel: threading.Event | None) -> Generator[dict[str, Any], None, None]:
         deadline = time.monotonic() + self._timeout_s
         if not self._lock.acquire(timeout=self._timeout_s):
             raise GenerationError(f"{self.name} stayed busy for {self._timeout_s:g}s; try again later")
@@ -147,19 +174,17 @@ class LocalGenerator:
                     return
                 if isinstance(item, Exception):
                     raise GenerationError(f"{self.name} failed: {item}") from item
-                if isinstance(item, dict) and isinstance(item.get("timings"), dict):
+                if not isinstance(item, dict):
+                    raise GenerationError(f"{self.name} sent an unexpected chunk: {item!r:.200}")
+                if isinstance(item.get("timings"), dict):
                     self.last_timings = dict(item["timings"])
-                text = _piece(item, self.name)
-                if text:
-                    yield text
+                yield item
         finally:
             stop.set()
 
 
-def _piece(chunk: object, name: str) -> str:
+def _piece(chunk: dict[str, Any], name: str) -> str:
     """The text of one streamed chunk; an error chunk becomes a `GenerationError`."""
-    if not isinstance(chunk, dict):
-        raise GenerationError(f"{name} sent an unexpected chunk: {chunk!r:.200}")
     if "error" in chunk:
         error = chunk["error"]
         message = error.get("message", error) if isinstance(error, dict) else error

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from typing import Any
 
 import httpx
 
 from rag.config import Settings
 from rag.errors import GenerationError
-from rag.generation.base import validate_request
+from rag.generation.base import TOP_ODDS, top_odds, validate_request
 
 MAX_TOKENS_LIMIT = 4096
 _BODY_EXCERPT = 300
@@ -75,13 +76,36 @@ class OpenAIGenerator:
         }
         if stop:
             body["stop"] = list(stop)
-        return self._run(body, cancel)
+        return (text for chunk in self._run(body, cancel) if (text := _piece(chunk)))
+
+    def next_token_odds(
+        self, messages: Sequence[Mapping[str, str]], *, cancel: threading.Event | None = None
+    ) -> dict[str, float]:
+        """The likeliest next tokens from the server's `logprobs`; empty when it gives none.
+
+        A trailing assistant message is continued by servers that support it (llama.cpp's does).
+        """
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": validate_request(messages, 1, self._max_tokens_limit),
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "stream": True,
+            "logprobs": True,
+            "top_logprobs": TOP_ODDS,
+        }
+        with closing(self._run(body, cancel)) as chunks:
+            for chunk in chunks:
+                odds = top_odds(chunk)
+                if odds is not None:
+                    return odds
+        return {}
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
 
-    def _run(self, body: dict[str, Any], cancel: threading.Event | None) -> Iterator[str]:
+    def _run(self, body: dict[str, Any], cancel: threading.Event | None) -> Generator[dict[str, Any], None, None]:
         deadline = time.monotonic() + self._timeout_s
         try:
             with self._client.stream("POST", self.url, json=body) as response:
@@ -98,15 +122,13 @@ class OpenAIGenerator:
                     data = line[len("data:") :].strip()
                     if data == "[DONE]":
                         return
-                    text = self._piece(data)
-                    if text:
-                        yield text
+                    yield self._chunk(data)
         except httpx.TimeoutException as exc:
             raise GenerationError(f"{self.name} timed out after {self._timeout_s:g}s ({self.url})") from exc
         except httpx.HTTPError as exc:
             raise GenerationError(f"{self.name}: cannot reach {self.url}: {exc}") from exc
 
-    def _piece(self, data: str) -> str:
+    def _chunk(self, data: str) -> dict[str, Any]:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
@@ -115,8 +137,13 @@ class OpenAIGenerator:
             raise GenerationError(f"{self.name} sent an unexpected chunk: {data[:_BODY_EXCERPT]}")
         if "error" in chunk:
             raise GenerationError(f"{self.name} reported an error: {json.dumps(chunk['error'])[:_BODY_EXCERPT]}")
-        choices = chunk.get("choices") or []
-        if not choices:
-            return ""  # e.g. a final usage-only chunk
-        content = (choices[0].get("delta") or {}).get("content")
-        return content if isinstance(content, str) else ""
+        return chunk
+
+
+def _piece(chunk: dict[str, Any]) -> str:
+    """The text a streamed chunk adds ("" for role-only or usage-only chunks)."""
+    choices = chunk.get("choices") or []
+    if not choices:
+        return ""
+    content = (choices[0].get("delta") or {}).get("content")
+    return content if isinstance(content, str) else ""
