@@ -37,10 +37,13 @@ from rag.evaluation.piaf import (  # noqa: E402
     RECALL_KS,
     PiafQuestion,
     default_index_dir,
+    english_cache,
+    in_english,
     index_piaf,
     load_piaf,
     rank_documents,
     sample,
+    translations,
 )
 from rag.generation import load_generator  # noqa: E402
 from rag.generation.base import generate  # noqa: E402
@@ -86,8 +89,9 @@ def latency_ms(corpus: Corpus, questions: list[PiafQuestion], count: int = 200) 
 
 
 def english_questions(questions: list[PiafQuestion], cache: Path, settings: Settings) -> list[PiafQuestion]:
-    """The questions translated into English by the local generator, cached by question id."""
-    translated: dict[str, str] = json.loads(cache.read_text("utf-8")) if cache.exists() else {}
+    """The questions translated into English by the local generator, cached by question id (where
+    `rag eval --dataset piaf --english` reads them)."""
+    translated = translations(cache)
     missing = [q for q in questions if q.id not in translated]
     if missing:
         generator = load_generator(settings.model_copy(update={"generator": "local"}))
@@ -104,7 +108,7 @@ def english_questions(questions: list[PiafQuestion], cache: Path, settings: Sett
                 print(f"  translated {number}/{len(missing)}", file=sys.stderr)
                 cache.write_text(json.dumps(translated, ensure_ascii=False), "utf-8")
         cache.write_text(json.dumps(translated, ensure_ascii=False), "utf-8")
-    return [PiafQuestion(q.id, translated[q.id], q.doc_id, q.answers) for q in questions]
+    return in_english(questions, cache)
 
 
 def main() -> None:
@@ -137,8 +141,7 @@ def main() -> None:
     print(f"\nhybrid query latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
     if args.english:
-        english = english_questions(sample(dataset.questions, args.english), index_dir.parent / "piaf-en.json",
-                                    settings)
+        english = english_questions(sample(dataset.questions, args.english), english_cache(index_dir), settings)
         rows = {}
         shipped = retrieval.CROSS_LANGUAGE_LEXICAL_FACTOR
         for label, factor in (("hybrid (shipped)", shipped), ("hybrid, language-blind", 1.0)):

@@ -1,4 +1,4 @@
-"""Which documents a search may draw on: a predicate over their stored metadata (date, outlet).
+"""Which documents a search may draw on: a predicate over their stored metadata (date, outlet) and id.
 
 Retrieval masks the rows of documents the filter refuses before ranking, so the k best allowed
 passages come back however few the allowed documents are (`python bench/filters.py` measures it
@@ -22,14 +22,17 @@ _PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 @dataclass(frozen=True)
 class DocumentFilter:
-    """Documents published from `since` to `until` (ISO days, both included) by one of `sources`.
+    """Documents published from `since` to `until` (ISO days, both included) by one of `sources`,
+    other than the `excluded` ids.
 
-    A bound or a source list excludes the documents whose date or source is unknown.
+    A bound or a source list excludes the documents whose date or source is unknown. `excluded` is
+    internal (no HTTP or CLI field): evaluation hides a question's own article from retrieval with it.
     """
 
     since: str | None = None
     until: str | None = None
     sources: frozenset[str] | None = None  # outlet names, case-folded
+    excluded: frozenset[str] = frozenset()  # document ids
 
     @classmethod
     def of(
@@ -51,10 +54,12 @@ class DocumentFilter:
     @property
     def active(self) -> bool:
         """False when it lets every document through."""
-        return bool(self.since or self.until or self.sources)
+        return bool(self.since or self.until or self.sources or self.excluded)
 
     def allows(self, document: Document) -> bool:
         """Whether retrieval may use `document`."""
+        if document.doc_id in self.excluded:
+            return False
         if (self.since or self.until) and document.date is None:
             return False
         if self.since and document.date is not None and document.date < self.since:

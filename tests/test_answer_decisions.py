@@ -132,6 +132,17 @@ def test_a_not_found_is_overruled_when_the_model_would_cite_an_excerpt_with_conf
     assert generator.pending == 0
 
 
+def test_a_not_found_after_the_firmer_retry_is_overruled_from_the_first_prompt(scripted):
+    answerer, generator = scripted
+    generator.enqueue(WRONG_FIGURE, NOT_FOUND, "Amazon prévoit d'investir plus de 100 milliards de dollars en 2025.")
+    generator.enqueue_odds({"1": 0.95})
+    answer = answerer.ask(INVEST)
+    assert not answer.abstained and "100 milliards" in answer.answer and "999" not in answer.answer
+    # The forced answer goes on from the first prompt (the cached one), not from the firmer retry's.
+    assert generator.requests[2][:-1] == generator.requests[0]
+    assert generator.pending == 0
+
+
 def test_a_not_found_stands_when_the_model_is_unsure_which_excerpt_to_cite(scripted):
     answerer, generator = scripted
     generator.enqueue(NOT_FOUND)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.answerer import Answerer
 from rag.corpus import Corpus
 from rag.documents import Document, parse_document
 from rag.errors import InvalidInputError
@@ -75,3 +76,27 @@ def test_retrieval_ranks_only_allowed_documents_however_far_down_they_are(tmp_pa
         assert (hits[0].date, hits[0].source) == ("2024-03-01", "Le Fil Tech")
     assert corpus.search("cloud", 5, where=DocumentFilter.of(since="2026")) == []
     assert len(corpus.search("cloud", 5, where=DocumentFilter.of(since="2025"))) == 5
+
+
+def _cloud_corpus(tmp_path: Path, keyword_embedder) -> Corpus:
+    corpus = Corpus.open(tmp_path / "index", keyword_embedder, missing_ok=True)
+    corpus.upsert([parse_document(f"Le cloud d'AWS gagne {n} clients. Le cloud progresse.", f"cloud-{n}")
+                   for n in range(5)])
+    return corpus
+
+
+def test_excluded_documents_never_come_back(tmp_path: Path, keyword_embedder) -> None:
+    corpus = _cloud_corpus(tmp_path, keyword_embedder)
+    where = DocumentFilter(excluded=frozenset({"cloud-0", "cloud-3"}))
+    assert where.active and not where.allows(Document("cloud-0", "t", "x"))
+    assert where.allows(Document("cloud-1", "t", "x"))
+    assert {hit.doc_id for hit in corpus.search("cloud", 50)} == {f"cloud-{n}" for n in range(5)}
+    assert {hit.doc_id for hit in corpus.search("cloud", 50, where=where)} == {"cloud-1", "cloud-2", "cloud-4"}
+
+
+def test_excluding_every_document_gives_the_no_passage_refusal(tmp_path: Path, keyword_embedder) -> None:
+    answerer = Answerer(_cloud_corpus(tmp_path, keyword_embedder), None, max_tokens=64)
+    question = "Combien de clients le cloud d'AWS gagne-t-il ?"
+    assert not answerer.ask(question).abstained  # with every article there, the extractive answer quotes one
+    answer = answerer.ask(question, where=DocumentFilter(excluded=frozenset(f"cloud-{n}" for n in range(5))))
+    assert answer.abstained and answer.abstain_reason == "no_relevant_passage" and answer.citations == []

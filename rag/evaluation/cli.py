@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from rag.config import GeneratorName, Settings
-from rag.evaluation import metrics, piaf
+from rag.evaluation import metrics, piaf, piaf_unanswerable
 from rag.evaluation.gold import CATEGORIES, load_gold, select_items
 from rag.evaluation.report import (
+    answered_lines,
     compare,
     failure_class_lines,
     failure_lines,
@@ -26,16 +27,21 @@ from rag.evaluation.report import (
     load_report,
     piaf_report,
     piaf_table,
+    unanswerable_report,
+    unanswerable_table,
     write_reports,
 )
 
 if TYPE_CHECKING:
+    from rag.answerer import Answerer
+    from rag.corpus import Corpus
     from rag.evaluation.gold import GoldItem
     from rag.evaluation.runner import Backend, LocalBackend
 
 DEFAULT_GOLD = Path("eval/gold.jsonl")
 REPORTS_DIR = Path("eval/reports")
 USAGE_ERROR = 2
+_SHOWN = 20  # answered unanswerable questions printed; report.md lists them all
 THRESHOLD_FAILED = 1
 
 
@@ -73,6 +79,20 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dataset-path", type=Path, help=f"PIAF JSON file (default {piaf.DEFAULT_DATASET})")
     parser.add_argument("--index-dir", type=Path, help="PIAF index folder (default <RAG_CACHE_DIR>/eval/piaf-index)")
     parser.add_argument("--retrieval-only", action="store_true", help="PIAF: measure retrieval, do not answer")
+    parser.add_argument(
+        "--unanswerable",
+        nargs="?",
+        const=piaf_unanswerable.DEFAULT_SET,
+        type=Path,
+        metavar="SET",
+        help="PIAF: ask the questions of SET (default "
+        f"{piaf_unanswerable.DEFAULT_SET}) with their article hidden from retrieval, and score the refusals",
+    )
+    parser.add_argument(
+        "--english",
+        action="store_true",
+        help="PIAF: ask the English translations that `python bench/retrieval.py --english 100` cached",
+    )
     parser.set_defaults(handler=cmd_eval)
     return parser
 
@@ -93,8 +113,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
     from rag.evaluation.runner import HttpBackend, missing_documents, run_gold
 
-    if args.retrieval_only or args.index_dir or args.dataset_path:
-        raise _UsageError("--retrieval-only, --index-dir and --dataset-path apply to --dataset piaf only")
+    if args.retrieval_only or args.index_dir or args.dataset_path or args.unanswerable or args.english:
+        raise _UsageError(
+            "--retrieval-only, --index-dir, --dataset-path, --unanswerable and --english apply to --dataset piaf only"
+        )
     if args.url and args.generator:
         raise _UsageError("with --url the server's own generator answers; drop --generator")
     minimums = _minimums(args.min, metrics.SCORES)
@@ -141,21 +163,56 @@ def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.url or args.ids or args.category or args.gold != DEFAULT_GOLD:
         raise _UsageError("--url, --ids, --category and --gold apply to the gold set only; PIAF runs in process")
-    minimums = _minimums(args.min, piaf.SCORES)
-    if args.retrieval_only and any(name in ("answer_containment", "answer_rate") for name, _ in minimums):
+    if args.unanswerable and (args.english or args.retrieval_only):
+        raise _UsageError("--unanswerable scores the answers to French questions: drop --english and --retrieval-only")
+    if args.unanswerable:
+        known: Sequence[str] = piaf_unanswerable.SCORES
+    else:
+        known = (*piaf.SCORES, piaf.ENGLISH_SCORE) if args.english else piaf.SCORES
+    minimums = _minimums(args.min, known)
+    if args.retrieval_only and any(name not in piaf.BM25_REFERENCE for name, _ in minimums):
         raise _UsageError("--retrieval-only measures no answers: drop the --min on answer scores")
-    dataset = piaf.load_piaf(args.dataset_path or piaf.DEFAULT_DATASET)
-    questions = piaf.sample(dataset.questions, args.limit)
-    previous = _previous(args.compare, "piaf")
+    dataset_path = args.dataset_path or piaf.DEFAULT_DATASET
+    dataset = piaf.load_piaf(dataset_path)
     index_dir = args.index_dir or piaf.default_index_dir(settings)
+    # What will be asked is read before the slow part, so that a missing file fails at once.
+    hidden = piaf_unanswerable.load_set(args.unanswerable, dataset) if args.unanswerable else None
+    questions = piaf.in_english(dataset.questions, piaf.english_cache(index_dir)) if args.english else dataset.questions
+    kind = "piaf-unanswerable" if args.unanswerable else "piaf-english" if args.english else "piaf"
+    previous = _previous(args.compare, kind)
     corpus = open_corpus(settings, index_dir=index_dir, missing_ok=True)
     _say(f"Indexing {len(dataset.documents)} PIAF paragraphs into {index_dir} (minutes the first time)…", err=True)
     indexed = piaf.index_piaf(corpus, dataset)
     _say(f"  {indexed.documents} documents, {indexed.chunks} chunks, {indexed.seconds:.1f} s", err=True)
     answerer = None if args.retrieval_only else open_answerer(settings, corpus)
-    what = "retrieval only" if answerer is None else f"answers by {answerer.model_name}"
-    _say(f"Evaluating {len(questions)} of {len(dataset.questions)} PIAF questions ({what})…", err=True)
+    run = {
+        "index_dir": str(index_dir),
+        "model": "retrieval only" if answerer is None else answerer.model_name,
+        "dataset_path": str(dataset_path),
+        "sample_seed": piaf.SAMPLE_SEED,
+    }
     every = 1 if answerer is not None and settings.generator != "extractive" else 50
+    if hidden is not None and answerer is not None:
+        asked = piaf.sample(hidden, args.limit)
+        run |= {"set": str(args.unanswerable), "questions": len(asked), "of": len(hidden)}
+        report = _refuse_piaf(asked, answerer, run, every)
+    else:
+        chosen = piaf.sample(questions, args.limit)
+        run |= {"english": args.english, "questions": len(chosen), "of": len(questions)}
+        report = _answer_piaf(chosen, corpus, answerer, run, every)
+    paths = write_reports(report, args.out or REPORTS_DIR / f"{_timestamp()}-{kind}")
+    if report["latency_ms"]:
+        _say("\nLatency (ms)\n" + "\n".join(latency_lines(report)))
+    return _finish(report, previous, minimums, paths)
+
+
+def _answer_piaf(
+    questions: Sequence[piaf.PiafQuestion], corpus: Corpus, answerer: Answerer | None, run: dict[str, Any], every: int
+) -> dict[str, Any]:
+    """Rank documents for `questions` and answer them unless retrieval only; print the scores."""
+    what = "retrieval only" if answerer is None else f"answers by {answerer.model_name}"
+    language = "English" if run["english"] else "French"
+    _say(f"Evaluating {len(questions)} of {run['of']} {language} PIAF questions ({what})…", err=True)
 
     def progress(number: int, result: piaf.PiafResult) -> None:
         if number % every == 0 or number == len(questions):
@@ -164,20 +221,30 @@ def _run_piaf(args: argparse.Namespace, settings: Settings) -> int:
             _say(f"[{number}/{len(questions)}] {result.id} {rank}{found} {_seconds(result.timings_ms)}", err=True)
 
     results = piaf.run_piaf(questions, corpus, answerer, on_result=progress)
-    run = {
-        "index_dir": str(index_dir),
-        "model": "retrieval only" if answerer is None else answerer.model_name,
-        "dataset_path": str(args.dataset_path or piaf.DEFAULT_DATASET),
-        "questions": len(questions),
-        "of": len(dataset.questions),
-        "sample_seed": piaf.SAMPLE_SEED,
-    }
-    report = piaf_report(results, run)
-    paths = write_reports(report, args.out or REPORTS_DIR / f"{_timestamp()}-piaf")
+    report = piaf_report(results, run, english=run["english"])
     _say(piaf_table(report))
-    if report["latency_ms"]:
-        _say("\nLatency (ms)\n" + "\n".join(latency_lines(report)))
-    return _finish(report, previous, minimums, paths)
+    return report
+
+
+def _refuse_piaf(
+    items: Sequence[piaf_unanswerable.UnanswerableQuestion], answerer: Answerer, run: dict[str, Any], every: int
+) -> dict[str, Any]:
+    """Ask `items` with their article hidden; print the refusal rate and what was said instead of refusing."""
+    _say(f"Asking {len(items)} of {run['of']} PIAF questions with their article hidden "
+         f"(answers by {answerer.model_name})…", err=True)
+
+    def progress(number: int, result: piaf_unanswerable.UnanswerableResult) -> None:
+        if number % every == 0 or number == len(items):
+            said = result.abstain_reason if result.abstained else "ANSWERED"
+            _say(f"[{number}/{len(items)}] {result.id} {said} {_seconds(result.timings_ms)}", err=True)
+
+    results = piaf_unanswerable.run_unanswerable(items, answerer, on_result=progress)
+    report = unanswerable_report(results, run)
+    _say(unanswerable_table(report))
+    answered = answered_lines(report)
+    shown = f", the first {_SHOWN} shown" if len(answered) > _SHOWN else ""
+    _say(f"\nAnswered instead of refused: {len(answered)}{shown}" + "".join(f"\n  {a}" for a in answered[:_SHOWN]))
+    return report
 
 
 def _local_backend(settings: Settings, items: Sequence[GoldItem]) -> LocalBackend:

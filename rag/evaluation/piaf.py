@@ -3,7 +3,8 @@
 Each of the 761 paragraphs becomes a document (`piaf-<article>-<paragraph>`, titled by its
 article) in a separate index; a question's gold document is its paragraph. We measure whether
 retrieval finds it (recall@k, MRR@20 over documents, as the dataset's README measures BM25) and
-whether the gold answer shows up in our answer or its cited snippets.
+whether the gold answer shows up in our answer or its cited snippets, for the French questions and
+for English translations of some of them (`python bench/retrieval.py --english N` writes those).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from rag.config import Settings
 from rag.corpus import Corpus
 from rag.documents import Document, parse_document
 from rag.errors import InvalidInputError
-from rag.evaluation.metrics import hit_at, reciprocal_rank
+from rag.evaluation.metrics import answer_language, hit_at, reciprocal_rank
 from rag.evaluation.normalize import fact_present
 from rag.indexing import IndexReport
 from rag.retrieval import Mode, retrieve
@@ -39,8 +41,10 @@ BM25_REFERENCE = {
     "mrr_at_20": 0.751,
 }
 SCORES = (*BM25_REFERENCE, "answer_containment", "answer_rate")
+ENGLISH_SCORE = "answered_in_english"  # of English questions only: the share of answers written in English
 _CHUNKS_PER_SEARCH = 4 * MRR_CUTOFF  # paragraphs split into a few chunks; this many yield 20 documents
 _EMBED_BATCH = 64
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class PiafResult:
     answer: str | None = None
     abstained: bool | None = None
     contained: bool | None = None
+    answer_language: str | None = None  # detected in the answer's text, not the one it was meant to have
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -108,8 +113,41 @@ def load_piaf(path: Path) -> PiafDataset:
     return PiafDataset(tuple(documents), tuple(questions))
 
 
-def sample(questions: Sequence[PiafQuestion], limit: int | None) -> list[PiafQuestion]:
-    """`limit` questions drawn with a fixed seed (kept in file order), or all of them."""
+def english_cache(index_dir: Path) -> Path:
+    """Where English translations of PIAF questions are cached (by question id): beside the index."""
+    return index_dir.parent / "piaf-en.json"
+
+
+def translations(cache: Path) -> dict[str, str]:
+    """The cached English text of each translated question, by id ({} before any translation)."""
+    if not cache.exists():
+        return {}
+    try:
+        translated = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InvalidInputError(f"cannot read the English questions in {cache} ({error}); delete it and "
+                                "run `python bench/retrieval.py --english 100` again") from error
+    return {str(key): str(value) for key, value in translated.items()}
+
+
+def in_english(questions: Sequence[PiafQuestion], cache: Path) -> list[PiafQuestion]:
+    """The questions whose translation `cache` holds, asked in English; an error when it holds none."""
+    translated = translations(cache)
+    english = [replace(q, question=translated[q.id]) for q in questions if q.id in translated]
+    if not english:
+        raise InvalidInputError(f"no English PIAF questions in {cache}: run `python bench/retrieval.py --english 100` "
+                                "first (it translates them with the local model)")
+    return english
+
+
+def article_paragraphs(dataset: PiafDataset, doc_id: str) -> tuple[str, ...]:
+    """The ids of every paragraph of the article that paragraph `doc_id` belongs to, itself included."""
+    article = doc_id.rsplit("-", 1)[0] + "-"
+    return tuple(document.doc_id for document in dataset.documents if document.doc_id.startswith(article))
+
+
+def sample(questions: Sequence[_Item], limit: int | None) -> list[_Item]:
+    """`limit` questions (or set items) drawn with a fixed seed, kept in file order; all of them without a limit."""
     if limit is None or limit >= len(questions):
         return list(questions)
     if limit < 1:
@@ -177,6 +215,7 @@ def run_piaf(
                 answer=answer.answer,
                 abstained=answer.abstained,
                 contained=contained,
+                answer_language=answer_language(answer.answer),
                 timings_ms=dict(answer.timings_ms),
             )
         results.append(result)
@@ -195,6 +234,11 @@ def summarize_piaf(results: Sequence[PiafResult]) -> dict[str, float | None]:
     scores["answer_containment"] = _mean([float(bool(r.contained)) for r in answered])
     scores["answer_rate"] = _mean([float(not r.abstained) for r in answered])
     return scores
+
+
+def english_share(results: Sequence[PiafResult]) -> float | None:
+    """Share of the answers (refusals left out: their sentence is fixed) written in English."""
+    return _mean([float(r.answer_language == "en") for r in results if r.abstained is False])
 
 
 def _mean(values: Sequence[float]) -> float | None:

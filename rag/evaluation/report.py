@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 from rag.errors import InvalidInputError
 from rag.evaluation.gold import ANSWERABLE_CATEGORIES
 from rag.evaluation.metrics import FAILURE_CLASSES, ItemResult, failures_by_class, groups, latency, summarize
-from rag.evaluation.piaf import BM25_REFERENCE, PiafResult, summarize_piaf
+from rag.evaluation.piaf import BM25_REFERENCE, ENGLISH_SCORE, PiafResult, english_share, summarize_piaf
+from rag.evaluation.piaf_unanswerable import REFUSAL_TARGET, UnanswerableResult, summarize_unanswerable
 
 Report = dict[str, Any]
 
@@ -55,30 +57,47 @@ def gold_report(results: Sequence[ItemResult], run: Mapping[str, Any]) -> Report
     }
 
 
-def piaf_report(results: Sequence[PiafResult], run: Mapping[str, Any]) -> Report:
-    """The PIAF run as JSON-ready data, with the BM25 reference figures beside ours."""
+def piaf_report(results: Sequence[PiafResult], run: Mapping[str, Any], *, english: bool = False) -> Report:
+    """The PIAF run as JSON-ready data, with the BM25 reference figures beside ours (French questions)
+    or the share of answers written in English (English ones: the reference is for French questions)."""
+    totals = summarize_piaf(results)
+    if english:
+        totals[ENGLISH_SCORE] = english_share(results)
     return {
-        "dataset": "piaf",
+        "dataset": "piaf-english" if english else "piaf",
         "created": _now(),
         "run": dict(run),
-        "totals": summarize_piaf(results),
-        "reference_bm25": BM25_REFERENCE,
+        "totals": totals,
+        "reference_bm25": {} if english else BM25_REFERENCE,
+        "latency_ms": latency([r.timings_ms for r in results]),
+        "items": [asdict(result) for result in results],
+    }
+
+
+def unanswerable_report(results: Sequence[UnanswerableResult], run: Mapping[str, Any]) -> Report:
+    """The unanswerable PIAF run as JSON-ready data: refusal rate, why refusals happened, latency, items."""
+    return {
+        "dataset": "piaf-unanswerable",
+        "created": _now(),
+        "run": dict(run),
+        "totals": summarize_unanswerable(results),
+        "target": {"refusal_rate": REFUSAL_TARGET},
+        "refusal_reasons": dict(Counter(r.abstain_reason for r in results if r.abstained).most_common()),
         "latency_ms": latency([r.timings_ms for r in results]),
         "items": [asdict(result) for result in results],
     }
 
 
 def write_reports(report: Report, out_dir: Path) -> list[Path]:
-    """Write report.json, report.md and report.png into `out_dir` (created if needed)."""
+    """Write report.json, report.md and (except for the unanswerable set) report.png into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "report.json", out_dir / "report.md", out_dir / "report.png"]
+    markdown, chart = _WRITERS[report["dataset"]]
+    paths = [out_dir / "report.json", out_dir / "report.md"]
     paths[0].write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    markdown = gold_markdown(report) if report["dataset"] == "gold" else piaf_markdown(report)
-    paths[1].write_text(markdown, encoding="utf-8")
-    if report["dataset"] == "gold":
-        gold_chart(report, paths[2])
-    else:
-        piaf_chart(report, paths[2])
+    paths[1].write_text(markdown(report), encoding="utf-8")
+    if chart is not None:
+        paths.append(out_dir / "report.png")
+        chart(report, paths[2])
     return paths
 
 
@@ -142,6 +161,21 @@ def piaf_table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def unanswerable_table(report: Report) -> str:
+    """The refusal rate against its target, then why the refusals happened."""
+    value, target = report["totals"]["refusal_rate"], report["target"]["refusal_rate"]
+    lines = [f"{'metric':<20} {'ours':>6} {'target':>6}", "-" * 34]
+    lines.append(f"{'refusal_rate':<20} {_fmt(value, 3):>6} {target:>6.2f}")
+    lines += [f"  {reason:<18} {count:>6}" for reason, count in report["refusal_reasons"].items()]
+    return "\n".join(lines)
+
+
+def answered_lines(report: Report, width: int = 200) -> list[str]:
+    """One line per question answered instead of refused: its id, the question and the start of what was said."""
+    answered = [item for item in report["items"] if not item["abstained"]]
+    return [f"{item['id']}: {_md(item['question'])} -> {_md(item['answer'])[:width]}" for item in answered]
+
+
 def compare(current: Report, previous: Report) -> list[str]:
     """Per score, latency stage and failure class, the change since `previous`, said as better or worse."""
     lines = []
@@ -199,12 +233,15 @@ def gold_markdown(report: Report) -> str:
 def piaf_markdown(report: Report) -> str:
     """report.md for a PIAF run: our figures against BM25, latency, and the questions we missed."""
     run = report["run"]
+    english = report["dataset"] == "piaf-english"
     lines = [
-        "# rag eval: PIAF",
+        "# rag eval: PIAF, English questions" if english else "# rag eval: PIAF",
         "",
         f"{report['created']} · {len(report['items'])} questions · model `{run.get('model')}` · "
         f"index `{run.get('index_dir')}`",
         "",
+        *(["Machine-translated questions over the French paragraphs; the BM25 figures are for the French "
+           "questions, so none stands beside these.", ""] if english else []),
         "![PIAF scores](report.png)",
         "",
         "| metric | ours | plain BM25 (README) |",
@@ -218,6 +255,33 @@ def piaf_markdown(report: Report) -> str:
     missed = [item for item in report["items"] if item["rank"] is None][:50]
     lines += ["", f"## Gold paragraph not in the top 20 (first {len(missed)})", ""]
     lines += [f"- {item['id']} ({item['doc_id']}): {_md(item['question'])}" for item in missed]
+    return "\n".join(lines) + "\n"
+
+
+def unanswerable_markdown(report: Report) -> str:
+    """report.md for the unanswerable set: the refusal rate, its reasons, latency, and what was answered."""
+    run = report["run"]
+    answered = [item for item in report["items"] if not item["abstained"]]
+    lines = [
+        "# rag eval: PIAF, article hidden",
+        "",
+        f"{report['created']} · {len(report['items'])} questions, each asked with its article hidden · "
+        f"model `{run.get('model')}` · index `{run.get('index_dir')}`",
+        "",
+        "| metric | ours | target |",
+        "| --- | ---: | ---: |",
+        f"| refusal_rate | {_fmt(report['totals']['refusal_rate'], 3)} | {report['target']['refusal_rate']:.2f} |",
+        "",
+        "| refusal reason | n |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {reason} | {count} |" for reason, count in report["refusal_reasons"].items()]
+    if report["latency_ms"]:
+        lines += ["", "| stage | p50 ms | p95 ms |", "| --- | ---: | ---: |"]
+        lines += [f"| {s} | {_ms(v['p50'])} | {_ms(v['p95'])} |" for s, v in report["latency_ms"].items()]
+    lines += ["", f"## Answered instead of refused ({len(answered)})", ""]
+    for item in answered:
+        lines += [f"- **{item['id']}** {_md(item['question'])}", f"  - answer: {_md(item['answer'])}"]
     return "\n".join(lines) + "\n"
 
 
@@ -249,22 +313,34 @@ def gold_chart(report: Report, path: Path) -> None:
 
 
 def piaf_chart(report: Report, path: Path) -> None:
-    """report.png: our document recall and MRR next to plain BM25, and the latency histogram."""
+    """report.png: our document recall and MRR next to plain BM25 (when it applies), and the latency histogram."""
     plt = _pyplot()
     figure, (scores, timing) = plt.subplots(2, 1, figsize=(10, 8))
     names = list(BM25_REFERENCE)
+    reference = report["reference_bm25"]
     width = 0.38
+    offset = width / 2 if reference else 0.0
     ours = [report["totals"].get(name) or 0.0 for name in names]
-    scores.bar([i - width / 2 for i in range(len(names))], ours, width, label="rag (hybrid)")
-    scores.bar([i + width / 2 for i in range(len(names))], [BM25_REFERENCE[n] for n in names], width, label="BM25")
+    scores.bar([i - offset for i in range(len(names))], ours, width, label="rag (hybrid)")
+    if reference:
+        scores.bar([i + width / 2 for i in range(len(names))], [reference[n] for n in names], width, label="BM25")
     scores.set_xticks(range(len(names)), names)
     scores.set_ylim(0, 1.05)
-    scores.set_title(f"PIAF document retrieval ({len(report['items'])} questions)")
+    english = ", English questions" if report["dataset"] == "piaf-english" else ""
+    scores.set_title(f"PIAF document retrieval{english} ({len(report['items'])} questions)")
     scores.legend()
     _latency_histogram(timing, report["items"])
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+_WRITERS: dict[str, tuple[Callable[[Report], str], Callable[[Report, Path], None] | None]] = {
+    "gold": (gold_markdown, gold_chart),
+    "piaf": (piaf_markdown, piaf_chart),
+    "piaf-english": (piaf_markdown, piaf_chart),
+    "piaf-unanswerable": (unanswerable_markdown, None),
+}
 
 
 def _classes_seen(report: Report) -> list[tuple[str, list[str]]]:
