@@ -1,20 +1,27 @@
-"""Calibrating when a NOT_FOUND is overruled: the model's odds for the excerpt it would cite.
+"""Calibrating refusals on the model's odds for the excerpt it would cite.
 
-Run: .venv/bin/python bench/choice.py   (needs the seeds index, `rag index`, and the local model)
+Run: .venv/bin/python bench/choice.py [--piaf N]
+(needs the seeds index, `rag index`, the local model, and for --piaf the index `rag eval --dataset piaf` builds)
 
-For each single gold question, the answer prompt is built as `rag ask` builds it; the model is asked
-for two next tokens over it (the prompt is evaluated once and cached): the first token of its answer
-(NOT_FOUND or not) and, after "[", which excerpt it would cite first. The table says, per threshold on
-that excerpt's probability, how many declined answers would be overruled, and of those how many are
-answerable questions whose chosen excerpt states a gold fact, and how many are unanswerable: the
-threshold in rag/answerer.py (`CHOICE_THRESHOLD`) is read off it. It also prints how often the chosen
-excerpt states a fact, against the first-ranked one, over all answerable questions.
+For each question the answer prompt is built as `rag ask` builds it, and the model is asked for two next
+tokens over it (the prompt is evaluated once, then cached): the first token of its answer (NOT_FOUND or
+not) and, after "[", which excerpt it would cite first, with its probability. Questions the answerer
+refuses before asking the model (nothing relevant retrieved) count as refused. Sets: the single gold
+questions; with --piaf N, N PIAF questions asked twice, over the whole index (answerable) and with their
+article hidden (unanswerable, as `rag eval --dataset piaf --unanswerable` asks them).
+
+Two tables come out. Refusing when the model declines or its choice is below a floor: the share of each
+set refused, per floor (`CHOICE_FLOOR` in rag/answerer.py is read off it). Overruling a NOT_FOUND when
+the choice is at least a threshold: how many declined answers that overrules, and of which kind
+(`CHOICE_THRESHOLD`).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,75 +29,154 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.answerer import CHOICE_THRESHOLD, CROSS_CHECK_PASSAGES, EVIDENCE_SENTENCES  # noqa: E402
+from rag.answerer import (  # noqa: E402
+    CHOICE_FLOOR,
+    CHOICE_THRESHOLD,
+    CROSS_CHECK_PASSAGES,
+    EVIDENCE_SENTENCES,
+    RELEVANCE_THRESHOLD,
+)
 from rag.choice import choose_excerpt  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.corpus import Corpus  # noqa: E402
 from rag.evaluation.gold import FOLLOW_UP, load_gold  # noqa: E402
 from rag.evaluation.normalize import fact_present  # noqa: E402
-from rag.evidence import distinct_hits, select_evidence  # noqa: E402
-from rag.generation import load_generator  # noqa: E402
+from rag.evaluation.piaf import DEFAULT_DATASET, article_paragraphs, default_index_dir, load_piaf, sample  # noqa: E402
+from rag.evidence import article_texts, distinct_hits, names_the_subject, select_evidence, shares_a_word  # noqa: E402
+from rag.filters import DocumentFilter  # noqa: E402
+from rag.generation import Generator, load_generator  # noqa: E402
 from rag.language import answer_language  # noqa: E402
 from rag.prompting import NOT_FOUND, build_messages  # noqa: E402
 from rag.service import open_corpus  # noqa: E402
+from rag.slots import entity_check, read_slots  # noqa: E402
 
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+FLOORS = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One question to put to the model: where to search, and the forms a right answer holds (none: unanswerable)."""
+
+    set_name: str
+    item_id: str
+    question: str
+    answers: tuple[tuple[str, ...], ...]
+    where: DocumentFilter | None = None
 
 
 @dataclass(frozen=True)
 class Row:
-    """One question: did the model decline, which excerpt it would cite, and whether that one states a fact."""
+    """The model's reading of one question."""
 
-    item_id: str
-    answerable: bool
+    case: Case
+    refused_early: bool  # nothing relevant retrieved: refused before the model
     declined: bool
-    chosen: int
     probability: float
-    chosen_states_fact: bool
-    first_states_fact: bool
+    chosen_states_answer: bool
+    entity_mismatch: bool  # the question names entities and the chosen excerpt (with its period context) none
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.case.answers)
 
 
-def main() -> None:
-    settings = Settings()
-    corpus = open_corpus(settings)
-    generator = load_generator(settings)
-    if generator is None:
-        sys.exit("the local model is not available: run `rag models prepare`")
-    rows: list[Row] = []
-    for item in load_gold(ROOT / "eval" / "gold.jsonl"):
-        if item.category == FOLLOW_UP:
-            continue
-        language = answer_language(item.question, "auto", None)
-        retrieved = corpus.search(item.question, CROSS_CHECK_PASSAGES, language=language)
-        evidence = select_evidence(distinct_hits(retrieved, 5), EVIDENCE_SENTENCES)
-        if not evidence:
-            continue
-        messages = build_messages(item.question, evidence, language)
-        first = max((odds := generator.next_token_odds(messages)), key=lambda token: odds[token], default="")
-        choice = choose_excerpt(generator, messages, len(evidence))
-        if choice is None:
-            sys.exit("the generator gives no token probabilities")
-        stating = [bool(item.facts) and any(fact_present(forms, e.text) for forms in item.facts) for e in evidence]
-        row = Row(item.id, item.answerable, NOT_FOUND.startswith(first) and bool(first), choice.number,
-                  choice.probability, stating[choice.number - 1], stating[0])
-        rows.append(row)
-        said = "declined" if row.declined else "answered"
-        print(f"{row.item_id:>8} {'ans' if row.answerable else 'NOT':>3} {said:>8} [{row.chosen}] "
-              f"p={row.probability:.2f} {'fact' if row.chosen_states_fact else '-':>4}", flush=True)
-    answerable = [row for row in rows if row.answerable]
-    print(f"\nchosen excerpt states a fact: {sum(r.chosen_states_fact for r in answerable)}/{len(answerable)}; "
-          f"first-ranked excerpt: {sum(r.first_states_fact for r in answerable)}/{len(answerable)}")
-    declined = [row for row in rows if row.declined]
-    print(f"declined by the model: {len(declined)} "
-          f"({sum(r.answerable for r in declined)} answerable, {sum(not r.answerable for r in declined)} unanswerable)")
-    print(f"\n{'threshold':>9} {'overruled':>9} {'answerable, fact in excerpt':>28} {'answerable, no fact':>20} "
+def read(case: Case, corpus: Corpus, generator: Generator) -> Row:
+    """Retrieve and select evidence as the answerer does, then read the model's two next-token odds."""
+    language = answer_language(case.question, "auto", None)
+    retrieved = corpus.search(case.question, CROSS_CHECK_PASSAGES, language=language, where=case.where)
+    hits = distinct_hits(retrieved, 5)
+    evidence = select_evidence(hits, EVIDENCE_SENTENCES)
+    if (
+        not evidence
+        or max(e.score for e in evidence) < RELEVANCE_THRESHOLD
+        or not shares_a_word(case.question, hits)
+        or not names_the_subject(case.question, article_texts(hits, corpus.snapshot.documents))
+    ):
+        return Row(case, True, True, 0.0, False, False)
+    messages = build_messages(case.question, evidence, language)
+    odds = generator.next_token_odds(messages)
+    first = max(odds, key=lambda token: odds[token], default="")
+    choice = choose_excerpt(generator, messages, len(evidence))
+    if choice is None:
+        sys.exit("the generator gives no token probabilities")
+    chosen = evidence[choice.number - 1]
+    states = bool(case.answers) and all(fact_present(forms, chosen.text) for forms in case.answers)
+    mismatch = entity_check(read_slots(case.question), [chosen.dated_text, chosen.title]) == "mismatch"
+    declined = first.startswith("NOT") or first == NOT_FOUND[:1]
+    return Row(case, False, declined, choice.probability, states, mismatch)
+
+
+def gold_cases() -> list[Case]:
+    return [
+        Case("gold", item.id, item.question, item.facts)
+        for item in load_gold(ROOT / "eval" / "gold.jsonl")
+        if item.category != FOLLOW_UP
+    ]
+
+
+def piaf_cases(limit: int) -> list[Case]:
+    dataset = load_piaf(DEFAULT_DATASET)
+    cases = []
+    for question in sample(dataset.questions, limit):
+        hidden = DocumentFilter(excluded=frozenset(article_paragraphs(dataset, question.doc_id)))
+        cases.append(Case("piaf", question.id, question.question, (question.answers,)))
+        cases.append(Case("piaf, article hidden", question.id, question.question, (), hidden))
+    return cases
+
+
+def tables(rows: Sequence[Row]) -> None:
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        kind = "answerable" if row.answerable else "unanswerable"
+        groups.setdefault(f"{row.case.set_name} ({kind})", []).append(row)
+    print("\nRefused when the model declines or its choice is below the floor (share of each set):")
+    print(f"{'floor':>6} " + " ".join(f"{name:>32}" for name in groups))
+    for floor in FLOORS:
+        cells = [sum(r.declined or r.probability < floor for r in group) / len(group) for group in groups.values()]
+        print(f"{floor:>6.2f} " + " ".join(f"{cell:>32.3f}" for cell in cells))
+    print("\nRefused when the model declines or the chosen excerpt names none of the question's entities:")
+    for name, group in groups.items():
+        share = sum(r.declined or r.entity_mismatch for r in group) / len(group)
+        both = sum(r.declined or r.entity_mismatch or r.probability < 0.4 for r in group) / len(group)
+        print(f"{name:>40}: {share:.3f} (and with the floor at 0.4: {both:.3f})")
+    for name, group in groups.items():
+        answered = [r for r in group if r.answerable and not r.refused_early]
+        if answered:
+            chosen = sum(r.chosen_states_answer for r in answered)
+            print(f"{name}: the chosen excerpt states the answer for {chosen}/{len(answered)}")
+    declined = [row for row in rows if row.declined and not row.refused_early]
+    print(f"\nOverruling a NOT_FOUND ({len(declined)} declined by the model):")
+    print(f"{'threshold':>9} {'overruled':>9} {'answerable, answer in excerpt':>30} {'answerable, not':>16} "
           f"{'unanswerable':>13}")
     for threshold in THRESHOLDS:
         over = [row for row in declined if row.probability >= threshold]
-        good = sum(row.answerable and row.chosen_states_fact for row in over)
-        empty = sum(row.answerable and not row.chosen_states_fact for row in over)
-        wrong = sum(not row.answerable for row in over)
-        print(f"{threshold:>9.2f} {len(over):>9} {good:>28} {empty:>20} {wrong:>13}")
-    print(f"\nin use: CHOICE_THRESHOLD={CHOICE_THRESHOLD}")
+        good = sum(row.answerable and row.chosen_states_answer for row in over)
+        empty = sum(row.answerable and not row.chosen_states_answer for row in over)
+        print(f"{threshold:>9.2f} {len(over):>9} {good:>30} {empty:>16} {sum(not r.answerable for r in over):>13}")
+    print(f"\nin use: CHOICE_FLOOR={CHOICE_FLOOR}, CHOICE_THRESHOLD={CHOICE_THRESHOLD}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--piaf", type=int, default=0, help="also N PIAF questions, with and without their article")
+    args = parser.parse_args()
+    settings = Settings()
+    generator = load_generator(settings)
+    if generator is None:
+        sys.exit("the local model is not available: run `rag models prepare`")
+    runs = [(open_corpus(settings), gold_cases())]
+    if args.piaf:
+        runs.append((open_corpus(settings, index_dir=default_index_dir(settings)), piaf_cases(args.piaf)))
+    rows = []
+    for corpus, cases in runs:
+        for case in cases:
+            row = read(case, corpus, generator)
+            rows.append(row)
+            said = "refused early" if row.refused_early else "declined" if row.declined else "answered"
+            print(f"{case.set_name:>22} {case.item_id:>10} {'ans' if row.answerable else 'NOT':>3} {said:>13} "
+                  f"p={row.probability:.2f} {'answer in choice' if row.chosen_states_answer else ''}", flush=True)
+    tables(rows)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,14 @@ from rag.answer_types import (
 from rag.choice import Choice, choose_excerpt
 from rag.corpus import Corpus
 from rag.errors import GenerationError, InvalidInputError
-from rag.evidence import closest_passages, distinct_hits, select_evidence, shares_a_word
+from rag.evidence import (
+    article_texts,
+    closest_passages,
+    distinct_hits,
+    names_the_subject,
+    select_evidence,
+    shares_a_word,
+)
 from rag.filters import DocumentFilter
 from rag.followup import recent_turns, standalone_question
 from rag.generation.base import Generator, Message
@@ -51,7 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
-EVIDENCE_SENTENCES = 5  # prompt size drives latency on 2 cores; bench/evidence.py measures what each count holds
+EVIDENCE_SENTENCES = 4  # prompt size drives latency on 2 cores; see rag/evidence.py and bench/evidence.py
 RELATED_PASSAGES = 3
 # Other outlets' copies of a story crowd the top passages: this many are retrieved, copies are dropped
 # before the `top_k` the answer reads, and claims are cross-checked (rag/agreement.py) against the
@@ -67,6 +74,9 @@ STRONG_EVIDENCE_THRESHOLD = 0.86
 # it is made to answer from that excerpt, and that answer is verified like any other. Chosen with
 # `python bench/choice.py` on the gold set: see the table there.
 CHOICE_THRESHOLD = 0.8
+# An answer is refused when the model gave the excerpt it would cite less than this probability: no
+# excerpt stands out, which is how a question about something the articles do not hold reads (0: off).
+CHOICE_FLOOR = 0.0
 MAX_MISSING_PARTS = 2  # names of a list the model left out, each written by one more short continuation
 
 REFUSALS: dict[LanguageCode, str] = {
@@ -142,7 +152,12 @@ class Answerer:
         compose = _Composer(asked, language_code, related, pool, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
-        if not evidence or _best_cosine(evidence) < RELEVANCE_THRESHOLD or not shares_a_word(asked, hits):
+        if (
+            not evidence
+            or _best_cosine(evidence) < RELEVANCE_THRESHOLD
+            or not shares_a_word(asked, hits)
+            or not names_the_subject(asked, article_texts(hits, self.corpus.snapshot.documents))
+        ):
             yield Final(compose.refusal("no_relevant_passage", self.model_name))
             return
         if self.generator is None:
@@ -163,12 +178,16 @@ class Answerer:
                         yield Token(piece)
                 written = "".join(pieces)
                 verdict = verify(written, evidence, language_code, asked)
-                if verdict.declined and attempt == 0:
-                    choice = choose_excerpt(self.generator, messages, len(evidence), cancel)
+                if verdict.declined:  # the firmer retry declines more often than the first attempt
+                    choice = choice or choose_excerpt(self.generator, messages, len(evidence), cancel)
                     if choice is not None and choice.probability >= CHOICE_THRESHOLD:
                         asking = continuing(messages, f"[{choice.number}]")
                         written = _answer_from(self.generator, asking, choice.number, self.max_tokens, cancel)
                         verdict = verify(written, evidence, language_code, asked)
+                if verdict.problem is None and not verdict.declined and CHOICE_FLOOR > 0:
+                    choice = choice or choose_excerpt(self.generator, messages, len(evidence), cancel)
+                    if choice is not None and choice.probability < CHOICE_FLOOR:
+                        verdict = replace(verdict, declined=True)
                 if verdict.problem is None and not verdict.declined:
                     verdict = _with_missing_parts(
                         self.generator, verdict, asking, written, evidence, language_code, asked,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from rag.agreement import is_copy
 from rag.lexical import STOPWORDS
 from rag.retrieval import Evidence, Hit
+from rag.slots import read_slots
+from rag.store import StoredDocument
 from rag.textnorm import fold
 
 _WORD = re.compile(r"\w+")
@@ -17,12 +19,13 @@ _WORD = re.compile(r"\w+")
 _PREFIX = 5
 # A sentence's own e5 cosine is squeezed into about 0.78-0.90 and knows nothing of the passage around it;
 # its chunk's hybrid score does. `bench/evidence.py` measures ranking by cosine plus a share of the
-# chunk's score over the best hit's: at 0.2, 4 sentences held every fact of 0.93 of the gold questions
-# (5 by cosine: 0.89) and the PIAF answer of 0.82 (0.78). Yet the answers written from it were worse
-# (gold fact accuracy 0.74 -> 0.70, `rag eval --generator local`): the 1.5B model reads the excerpt most
-# like the question first and missed it when the chunk's rank moved it down. Answers rank by cosine
-# alone; the weight stays for the benchmark, to be tried again with a reader less sensitive to order.
-CHUNK_SCORE_WEIGHT = 0.0
+# chunk's score over the best hit's: at 0.2, 4 sentences hold every fact of 0.93 of the gold questions
+# in 761 characters (5 by cosine: 0.89 in 1,068). Tried alone, the answers were worse (fact accuracy 0.74
+# -> 0.70): the 1.5B model declined when the answer moved down. With a NOT_FOUND overruled by the
+# model's own choice of excerpt (rag/choice.py), `rag eval --generator local` holds fact accuracy at 0.74
+# while the prompt loses 146 tokens: first token 6.4 -> 4.2 s, whole answer 7.9 -> 5.7 s at p50
+# (`python bench/latency.py --limit 25`, same machine, same hour).
+CHUNK_SCORE_WEIGHT = 0.2
 
 
 def select_evidence(
@@ -84,6 +87,42 @@ def shares_a_word(question: str, hits: Sequence[Hit]) -> bool:
     """
     asked = _content_prefixes(question)
     return any(asked & _content_prefixes(f"{hit.title} {hit.text}") for hit in hits)
+
+
+def article_texts(hits: Sequence[Hit], documents: Mapping[str, StoredDocument]) -> list[str]:
+    """The title and whole text of each hit's article (the hit alone when it was deleted meanwhile)."""
+    return [
+        f"{hit.title} {documents[hit.doc_id].document.text if hit.doc_id in documents else hit.text}" for hit in hits
+    ]
+
+
+def names_the_subject(question: str, articles: Iterable[str]) -> bool:
+    """Whether the retrieved articles name something the question names (true when it names nothing).
+
+    A question about a person, place or company the articles never name is about another story, however
+    close its vector lands: PIAF questions asked with their own article hidden were answered from other
+    articles' look-alike sentences. A name counts when one of its words (3+ letters) is in an article,
+    or a word one letter away ("GFils", "Nielson" for Nielsen): typos must not turn answers into refusals.
+    `python bench/choice.py --piaf 60` counts what it refuses on each set.
+    """
+    names = read_slots(question).entities
+    if not names:
+        return True
+    parts = {part for name in names for part in re.split(r"[\s\-–'’]+", name) if len(part) >= 3}
+    words = {word for text in articles for word in _WORD.findall(fold(text))}
+    return any(
+        part in words or (len(part) >= 4 and any(_one_letter_away(part, word) for word in words)) for part in parts
+    )
+
+
+def _one_letter_away(first: str, second: str) -> bool:
+    """One substitution, insertion or deletion apart (not equal)."""
+    if abs(len(first) - len(second)) > 1 or first == second:
+        return False
+    if len(first) == len(second):
+        return sum(a != b for a, b in zip(first, second)) == 1
+    short, long = sorted((first, second), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _content_prefixes(text: str) -> set[str]:

@@ -61,9 +61,11 @@ def test_events_come_as_sources_then_tokens_then_the_verified_answer(scripted):
     assert not answer.abstained and answer.model == generator.name
     assert "100 milliards" in answer.answer and answer.citations
     assert {citation.doc_id for citation in answer.citations} <= {AMAZON_100, AMAZON_PLAN}
-    # The sources event showed exactly the passages the answer's citations come from.
+    # The sources event showed the passage the model cited; cross-checking may add another article's
+    # sentence giving the same figure, from the other retrieved passages.
     shown = {(passage.doc_id, passage.start, passage.end) for passage in events[0].passages}
-    assert {(citation.doc_id, citation.start, citation.end) for citation in answer.citations} <= shown
+    first = answer.citations[0]
+    assert (first.doc_id, first.start, first.end) in shown
     assert len(generator.requests) == 1 and generator.pending == 0
 
 
@@ -238,7 +240,7 @@ def test_an_english_answer_gets_english_figures_from_french_excerpts(scripted):
 
 def test_a_figure_of_another_quarter_is_refused_not_given_for_the_asked_one(scripted):
     answerer, generator = scripted
-    question = "What operating income did AWS report for the second quarter of 2025?"
+    question = "What operating profit did AWS make in Q2 2025?"
     sources = next(event for event in answerer.stream(question) if isinstance(event, Sources))  # no generation yet
     assert any("10,6 milliards" in passage.snippet for passage in sources.passages), "the test needs Q4 2024's figure"
     generator.enqueue("AWS reported an operating income of 10.6 billion dollars for the second quarter of 2025.")

@@ -15,10 +15,10 @@ def hit(doc_id: str, score: float, *sentences: Evidence) -> Hit:
     return Hit(f"{doc_id}-chunk", doc_id, "title", "chunk", 0, 100, score, 0.8, None, sentences)
 
 
-def test_answers_rank_sentences_by_their_cosine():
+def test_without_a_chunk_weight_sentences_rank_by_their_cosine():
     strong = hit("a", 1.0, sentence("a", 0, 0.84))
     weak = hit("b", 0.4, sentence("b", 0, 0.85))
-    assert [item.doc_id for item in select_evidence([strong, weak], 2)] == ["b", "a"]
+    assert [item.doc_id for item in select_evidence([strong, weak], 2, chunk_weight=0.0)] == ["b", "a"]
 
 
 def test_a_chunk_weight_lifts_the_sentences_of_the_best_passage():
@@ -33,9 +33,9 @@ def test_a_sentence_shared_by_overlapping_chunks_is_given_once_and_the_limit_hol
     shared = sentence("a", 40, 0.86)
     first = hit("a", 1.0, sentence("a", 0, 0.80), shared)
     second = hit("a", 0.9, shared, sentence("a", 90, 0.81))
-    chosen = select_evidence([first, second], 5)
+    chosen = select_evidence([first, second], 5, chunk_weight=0.0)
     assert [item.start for item in chosen] == [40, 90, 0]
-    assert [item.start for item in select_evidence([first, second], 2)] == [40, 90]
+    assert [item.start for item in select_evidence([first, second], 2, chunk_weight=0.0)] == [40, 90]
 
 
 def test_no_hits_no_evidence():
