@@ -74,9 +74,6 @@ STRONG_EVIDENCE_THRESHOLD = 0.86
 # it is made to answer from that excerpt, and that answer is verified like any other. Chosen with
 # `python bench/choice.py` on the gold set: see the table there.
 CHOICE_THRESHOLD = 0.8
-# An answer is refused when the model gave the excerpt it would cite less than this probability: no
-# excerpt stands out, which is how a question about something the articles do not hold reads (0: off).
-CHOICE_FLOOR = 0.0
 MAX_MISSING_PARTS = 2  # names of a list the model left out, each written by one more short continuation
 
 REFUSALS: dict[LanguageCode, str] = {
@@ -184,10 +181,6 @@ class Answerer:
                         asking = continuing(messages, f"[{choice.number}]")
                         written = _answer_from(self.generator, asking, choice.number, self.max_tokens, cancel)
                         verdict = verify(written, evidence, language_code, asked)
-                if verdict.problem is None and not verdict.declined and CHOICE_FLOOR > 0:
-                    choice = choice or choose_excerpt(self.generator, messages, len(evidence), cancel)
-                    if choice is not None and choice.probability < CHOICE_FLOOR:
-                        verdict = replace(verdict, declined=True)
                 if verdict.problem is None and not verdict.declined:
                     verdict = _with_missing_parts(
                         self.generator, verdict, asking, written, evidence, language_code, asked,

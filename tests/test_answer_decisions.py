@@ -181,6 +181,15 @@ def test_nothing_relevant_is_refused_without_asking_the_model(scripted):
     assert generator.requests == []
 
 
+def test_a_question_about_a_company_no_article_names_is_refused_without_asking_the_model(scripted):
+    answerer, generator = scripted
+    question = "How much will Alibaba invest in data centres in 2025?"
+    assert best_evidence_score(answerer, question) >= RELEVANCE_THRESHOLD, "the test needs close-looking evidence"
+    answer = answerer.ask(question)
+    assert answer.abstained and answer.abstain_reason == "no_relevant_passage" and answer.related
+    assert generator.requests == [] and generator.odds_requests == []
+
+
 def test_a_failing_generator_falls_back_to_quoting(scripted):
     answerer, generator = scripted
     generator.enqueue(GenerationError("the model timed out"))

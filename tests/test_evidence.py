@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rag.evidence import distinct_hits, select_evidence
+import pytest
+
+from rag.evidence import distinct_hits, names_the_subject, select_evidence
 from rag.retrieval import Evidence, Hit
 
 
@@ -81,3 +83,20 @@ def test_copies_of_a_better_passage_leave_room_for_other_passages():
 
     hits = [passage("a", wire, 1.0), passage("b", wire, 0.9), passage("c", variant, 0.8)]
     assert [item.doc_id for item in distinct_hits(hits, 2)] == ["a", "c"]  # another figure is no copy
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "named"),
+    [
+        ("Combien Amazon investit-il en 2025 ?", "Amazon va dépenser 100 milliards.", True),
+        ("Quand Napoléon est-il né ?", "La Révolution française commence en 1789.", False),
+        ("How much does Alibaba Cloud spend?", "Amazon Web Services and Google Cloud grew.", True),  # "Cloud"
+        ("How much does Alibaba spend?", "Amazon Web Services and Google Cloud grew.", False),
+        ("Après quelles paraboles la parabole du GFils prodigue apparaît-elle ?", "La parabole du Fils prodigue", True),
+        ("Quels points de vente compte le classement Nielson Bookscan ?", "Nielsen BookScan compte", True),
+        ("Les DOM-TOM sont-ils soumis au droit européen ?", "Les DOM sont des régions", True),
+        ("Combien de postes seront supprimés ?", "Une phrase sans nom.", True),  # names nothing: no check
+    ],
+)
+def test_a_question_is_about_an_article_only_if_the_article_names_what_it_names(question, article, named):
+    assert names_the_subject(question, [article]) is named
