@@ -101,18 +101,25 @@ def names_the_subject(question: str, articles: Iterable[str]) -> bool:
 
     A question about a person, place or company the articles never name is about another story, however
     close its vector lands: PIAF questions asked with their own article hidden were answered from other
-    articles' look-alike sentences. A name counts when one of its words (3+ letters) is in an article,
-    or a word one letter away ("GFils", "Nielson" for Nielsen): typos must not turn answers into refusals.
+    articles' look-alike sentences. A name counts when its words are in an article, each exactly or one
+    letter away ("GFils", "Nielson" for Nielsen): typos must not turn answers into refusals.
     `python bench/choice.py --piaf 60` counts what it refuses on each set.
     """
     names = read_slots(question).entities
     if not names:
         return True
-    parts = {part for name in names for part in re.split(r"[\s\-–'’]+", name) if len(part) >= 3}
     words = {word for text in articles for word in _WORD.findall(fold(text))}
-    return any(
-        part in words or (len(part) >= 4 and any(_one_letter_away(part, word) for word in words)) for part in parts
-    )
+    return any(_named(name, words) for name in names)
+
+
+def _named(name: str, words: set[str]) -> bool:
+    """Every word of 4+ letters of `name` is in `words` or one letter away ("New Harmony" needs both
+    words); a name of short words only ("DOM-TOM", "AWS") needs one of them as written."""
+    parts = [part for part in re.split(r"[\s\-–'’]+", name) if part]
+    long_parts = [part for part in parts if len(part) >= 4]
+    if not long_parts:
+        return any(part in words for part in parts)
+    return all(part in words or any(_one_letter_away(part, word) for word in words) for part in long_parts)
 
 
 def _one_letter_away(first: str, second: str) -> bool:

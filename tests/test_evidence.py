@@ -90,7 +90,9 @@ def test_copies_of_a_better_passage_leave_room_for_other_passages():
     [
         ("Combien Amazon investit-il en 2025 ?", "Amazon va dépenser 100 milliards.", True),
         ("Quand Napoléon est-il né ?", "La Révolution française commence en 1789.", False),
-        ("How much does Alibaba Cloud spend?", "Amazon Web Services and Google Cloud grew.", True),  # "Cloud"
+        ("How much does Alibaba Cloud spend?", "Amazon Web Services and Google Cloud grew.", False),
+        ("Qui dirige la communauté de New Harmony ?", "New York est une ville.", False),
+        ("What did Amazon Web Services announce?", "Amazon a annoncé ses services.", True),
         ("How much does Alibaba spend?", "Amazon Web Services and Google Cloud grew.", False),
         ("Après quelles paraboles la parabole du GFils prodigue apparaît-elle ?", "La parabole du Fils prodigue", True),
         ("Quels points de vente compte le classement Nielson Bookscan ?", "Nielsen BookScan compte", True),
