@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
-EVIDENCE_SENTENCES = 4  # prompt size drives latency on 2 cores; see rag/evidence.py and bench/evidence.py
+EVIDENCE_SENTENCES = 5  # prompt size drives latency on 2 cores; see rag/evidence.py and bench/evidence.py
 RELATED_PASSAGES = 3
 # Other outlets' copies of a story crowd the top passages: this many are retrieved, copies are dropped
 # before the `top_k` the answer reads, and claims are cross-checked (rag/agreement.py) against the

@@ -20,12 +20,11 @@ _PREFIX = 5
 # A sentence's own e5 cosine is squeezed into about 0.78-0.90 and knows nothing of the passage around it;
 # its chunk's hybrid score does. `bench/evidence.py` measures ranking by cosine plus a share of the
 # chunk's score over the best hit's: at 0.2, 4 sentences hold every fact of 0.93 of the gold questions
-# in 761 characters (5 by cosine: 0.89 in 1,068). Tried alone, the answers were worse (fact accuracy 0.74
-# -> 0.70): the 1.5B model declined when the answer moved down. With a NOT_FOUND overruled by the
-# model's own choice of excerpt (rag/choice.py), `rag eval --generator local` holds fact accuracy at 0.74
-# while the prompt loses 146 tokens: first token 6.4 -> 4.2 s, whole answer 7.9 -> 5.7 s at p50
-# (`python bench/latency.py --limit 25`, same machine, same hour).
-CHUNK_SCORE_WEIGHT = 0.2
+# in 761 characters (5 by cosine: 0.89 in 1,068), and answers come faster (first token 6.4 -> 4.2 s at
+# p50, `python bench/latency.py --limit 25`) at the same gold fact accuracy (0.74). But the 1.5B model then
+# answered "Combien Amazon prévoit-il d'investir en 2025 ?" with Meta's 60 milliards (tests/test_answering.py),
+# so answers still rank by cosine alone; the weight stays for the benchmark.
+CHUNK_SCORE_WEIGHT = 0.0
 
 
 def select_evidence(
