@@ -19,7 +19,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from api.admission import AnswerQueue
 from api.metrics import ApiMetrics
 from api.openapi import ASK_KEY, WRITE_KEY
-from api.schemas import DocumentFields, DocumentIn
+from api.schemas import DocumentBatchIn, DocumentFields, DocumentIn
 from rag.answerer import Answerer
 from rag.config import Settings
 from rag.corpus import Corpus
@@ -143,20 +143,37 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 def _too_large() -> HTTPException:
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
-        detail=f"the document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB; split it into smaller articles",
+        detail=f"the document or batch is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB; split it into smaller "
+        "articles or requests",
     )
 
 
 def _from_json(body: bytes) -> FileContents:
+    """One document (`{"text": ...}`) or a batch (`{"documents": [...]}`); a repeated id keeps the later one,
+    as in a feed or an export."""
     try:
-        payload = DocumentIn.model_validate_json(body)
+        payloads = (
+            DocumentBatchIn.model_validate_json(body).documents if _is_batch(body)
+            else [DocumentIn.model_validate_json(body)]
+        )
     except ValidationError as error:
         raise RequestValidationError(_in_body(error)) from None
-    if len(payload.text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
-        raise _too_large()
-    doc_id = payload.doc_id if payload.doc_id is not None else text_doc_id(payload.text)
-    fields = payload.model_dump(exclude={"text", "doc_id"})
-    return FileContents([parse_document(payload.text, doc_id, **fields)], read=1)
+    documents = {}
+    for payload in payloads:
+        if len(payload.text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
+            raise _too_large()
+        doc_id = payload.doc_id if payload.doc_id is not None else text_doc_id(payload.text)
+        fields = payload.model_dump(exclude={"text", "doc_id"})
+        documents[doc_id] = parse_document(payload.text, doc_id, **fields)
+    return FileContents(list(documents.values()), read=len(payloads))
+
+
+def _is_batch(body: bytes) -> bool:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False  # the single-document validation reports it
+    return isinstance(parsed, dict) and "documents" in parsed
 
 
 async def _from_upload(request: Request, body: bytes) -> FileContents:

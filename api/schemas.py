@@ -107,6 +107,19 @@ class DocumentIn(DocumentFields):
     text: str = Field(description="The article, plain text or Markdown (at most 2 MB in UTF-8).")
 
 
+MAX_BATCH_DOCUMENTS = 1000
+
+
+class DocumentBatchIn(_Request):
+    """Many documents posted as JSON in one request: embedded in batches, committed once."""
+
+    documents: list[DocumentIn] = Field(
+        min_length=1, max_length=MAX_BATCH_DOCUMENTS,
+        description=f"1-{MAX_BATCH_DOCUMENTS:,} documents (the whole body at most 2 MB); a document id given twice "
+        "keeps the later one.",
+    )
+
+
 class _Cited(BaseModel):
     """The cited article's metadata, null when unknown."""
 

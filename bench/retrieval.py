@@ -1,6 +1,6 @@
 """Retrieval on PIAF (761 French paragraphs, 3,835 questions): BM25 alone, dense alone, hybrid.
 
-Run: .venv/bin/python bench/retrieval.py [--limit N] [--english N] [--sentence-scan-max N] [--dataset PATH]
+Run: .venv/bin/python bench/retrieval.py [--limit N] [--english N] [--dataset PATH]
      [--index-dir DIR]
 
 Prints document-level recall@1/5/10/20 and MRR@20 per mode next to the dataset README's plain-BM25
@@ -117,10 +117,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, help="PIAF index folder (default: under RAG_CACHE_DIR)")
     parser.add_argument("--limit", type=int, default=None, help="French questions to score (default: all)")
     parser.add_argument("--english", type=int, default=0, help="also score N questions translated into English")
-    parser.add_argument("--sentence-scan-max", type=int, default=retrieval.SENTENCE_SCAN_MAX,
-                        help="sentences scored for every query before only the candidates' are (0: candidates only)")
     args = parser.parse_args()
-    retrieval.SENTENCE_SCAN_MAX = args.sentence_scan_max
 
     settings = Settings()
     index_dir = args.index_dir or default_index_dir(settings)

@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense (e5 + FAISS) and lexical (BM25) rankings fused, aware of languages.
 
-A pure function of (snapshot, query): it scores every sentence once, and each hit carries its own
+A pure function of (snapshot, query): it scores the candidates' sentences once, and each hit carries its own
 sentences as scored evidence, so evidence selection reads them instead of scoring again.
 """
 
@@ -44,10 +44,6 @@ LEXICAL_WEIGHT = 0.5
 # 0.69/0.90 shipped against 0.64/0.82 language-blind (dense alone 0.59/0.84, BM25 alone 0.34/0.57).
 CROSS_LANGUAGE_LEXICAL_FACTOR = 0.2
 _CANDIDATES = 100
-# Up to this many sentences in the index, every one is scored for each query (the best-sentence
-# ranking); beyond, only the sentences of the dense and lexical candidates, so the cost is bounded.
-# `python bench/retrieval.py --sentence-scan-max 0` measures what scoring candidates only costs on PIAF.
-SENTENCE_SCAN_MAX = 100_000
 # A question naming a period ("en février", "depuis octobre") or asking for the latest news leans
 # towards the articles published then, by these bonuses on the fused score (at most 1.0). Measured by
 # `python bench/timeframe.py` (the 15 questions of eval/gold_dates.jsonl over the 12 dated fixture
@@ -59,6 +55,7 @@ RECENCY_WEIGHT = 0.1
 
 
 Mode = Literal["hybrid", "dense", "lexical"]
+SentenceScores = dict[int, tuple[np.ndarray, np.ndarray]]  # candidate chunk row -> its sentence rows, their cosines
 MODES: tuple[Mode, ...] = get_args(Mode)
 # A sentence shorter than this reads badly alone ("Mais pas seulement."): it is shown with the next one.
 _MIN_SNIPPET_CHARS = 60
@@ -153,7 +150,7 @@ def retrieve(
     if dense:
         rankings.append((DENSE_WEIGHT, _min_max(dense)))
     if mode == "hybrid":
-        rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(index, masks, sentence_scores, pool))))
+        rankings.append((SENTENCE_WEIGHT, _min_max(_best_sentences(sentence_scores, pool))))
     if lexical:
         top = max(lexical.values())
         factor = {row: 1.0 if index.chunk(row).language == language else CROSS_LANGUAGE_LEXICAL_FACTOR
@@ -176,16 +173,16 @@ def _hit(
     score: float,
     query: np.ndarray,
     lexical: float | None,
-    sentence_scores: list[np.ndarray],
+    sentence_scores: SentenceScores,
 ) -> Hit:
     position, local = index.locate(row)
     segment = index.segments[position].segment
-    scores = sentence_scores[position]
     chunk = segment.chunks[local].chunk
     document = segment.documents[chunk.doc_id].document
     cosine = float(segment.embeddings[local] @ query)
-    members = sorted(segment.chunk_sentences.members(local), key=lambda member: -scores[member])
-    sentences = tuple(_evidence(segment, member, float(scores[member])) for member in members)
+    members, scores = sentence_scores[row]
+    ranked = sorted(zip(members.tolist(), scores.tolist()), key=lambda pair: -pair[1])
+    sentences = tuple(_evidence(segment, member, score) for member, score in ranked)
     return Hit(
         chunk.chunk_id, chunk.doc_id, document.title, chunk.text, chunk.start, chunk.end, score, cosine, lexical,
         sentences, document.date, document.source, document.url, document.author,
@@ -270,37 +267,22 @@ def _dense(index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool
     return _best_of(found, pool)
 
 
-def _sentence_scores(index: CorpusIndex, vector: np.ndarray, candidates: Iterable[int]) -> list[np.ndarray]:
-    """Per segment, the cosine of its sentences. Up to SENTENCE_SCAN_MAX sentences in the whole index,
-    every one (a matrix product per segment); beyond, only those of the dense and lexical candidates
-    (the others are -inf), so a query's cost stops growing with the corpus."""
-    if sum(len(view.segment.sentence_embeddings) for view in index.segments) <= SENTENCE_SCAN_MAX:
-        return [view.segment.sentence_embeddings @ vector for view in index.segments]
-    chosen = sorted(candidates)
-    scores = []
-    for view, offset in zip(index.segments, index.offsets):
-        vectors = view.segment.sentence_embeddings
-        start, end = int(offset), int(offset) + len(view.segment.chunks)
-        members = [view.segment.chunk_sentences.members(row - start) for row in chosen if start <= row < end]
-        rows = np.unique(np.concatenate(members)) if members else np.zeros(0, dtype=np.int64)
-        partial = np.full(len(vectors), -np.inf, dtype=np.float32)
-        partial[rows] = vectors[rows] @ vector
-        scores.append(partial)
-    return scores
+def _sentence_scores(index: CorpusIndex, vector: np.ndarray, candidates: Iterable[int]) -> SentenceScores:
+    """Each candidate chunk's sentence rows and their cosine to the query. Only the candidates' sentence
+    vectors are read (float16, memory-mapped), so a query's cost does not grow with the corpus; scoring
+    every sentence ranked no better on PIAF (see the README's retrieval table)."""
+    scored: SentenceScores = {}
+    for row in candidates:
+        position, local = index.locate(row)
+        segment = index.segments[position].segment
+        members = segment.chunk_sentences.members(local)
+        scored[row] = (members, segment.sentence_embeddings[members].astype(np.float32) @ vector)
+    return scored
 
 
-def _best_sentences(
-    index: CorpusIndex, masks: list[np.ndarray], sentence_scores: list[np.ndarray], pool: int
-) -> dict[int, float]:
-    """Per chunk, the cosine of its best-matching sentence; the `pool` best chunks over every segment
-    (among the candidates only, when `_sentence_scores` scored only theirs)."""
-    found: dict[int, float] = {}
-    for view, mask, offset, scores in zip(index.segments, masks, index.offsets, sentence_scores):
-        best = np.where(mask, view.segment.chunk_sentences.best_per_chunk(scores), -np.inf)
-        for row in _top_rows(best, pool):
-            if np.isfinite(best[row]):  # masked out, or a chunk whose sentences were not scored
-                found[int(offset) + int(row)] = float(best[row])
-    return _best_of(found, pool)
+def _best_sentences(scored: SentenceScores, pool: int) -> dict[int, float]:
+    """Per candidate chunk, the cosine of its best-matching sentence; the `pool` best."""
+    return _best_of({row: float(scores.max()) for row, (_, scores) in scored.items()}, pool)
 
 
 def _lexical(

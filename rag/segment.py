@@ -7,7 +7,7 @@ small, merged. Layout of `segments/<id>/`:
     documents.jsonl                one stored document per line (its `text` is the offset reference)
     chunks.jsonl                   chunk id, doc id, offsets, language, text fingerprint
     embeddings.npy, dense.faiss    e5 passage vectors (row i = chunk i) and the FAISS index over them
-    sentences.jsonl, sentence_embeddings.npy   every sentence's span and vector, for evidence
+    sentences.jsonl, sentence_embeddings.npy   every sentence's span and vector (float16), for evidence
     lexical.npz, lexical_terms.json   BM25 postings (title + chunk text, analysed in the chunk's language)
     signatures.npy                 each document's MinHash signature, to group later writes into stories
                                    (absent from segments written before stories: computed from the texts)
@@ -113,12 +113,16 @@ class Segment:
         sentence_embeddings: np.ndarray,
         signatures: np.ndarray,
     ) -> Segment:
-        """Derive the postings, the FAISS index and the chunk-sentence membership from stored parts."""
+        """Derive the postings, the FAISS index and the chunk-sentence membership from stored parts.
+
+        Sentence vectors are kept as float16: they are most of the index (4.5 per chunk), only the
+        candidates' rows are ever scored, and their cosines move by about 1e-3.
+        """
         texts = [f"{documents[item.chunk.doc_id].document.title}\n{item.chunk.text}" for item in chunks]
         postings = Postings.build(texts, [item.language for item in chunks])
         membership = sentence_spans(chunks, sentences)
-        return cls(segment_id, documents, chunks, embeddings, sentences, sentence_embeddings, membership,
-                   postings, build_dense_index(embeddings), signatures)
+        return cls(segment_id, documents, chunks, embeddings, sentences, sentence_embeddings.astype(np.float16),
+                   membership, postings, build_dense_index(embeddings), signatures)
 
     @cached_property
     def signatures(self) -> np.ndarray:
@@ -213,7 +217,7 @@ def write_segment(segment: Segment, folder: Path) -> None:
     )
     _write_jsonl(folder / "sentences.jsonl", (asdict(sentence) for sentence in segment.sentences))
     np.save(folder / "embeddings.npy", segment.embeddings.astype(np.float32))
-    np.save(folder / "sentence_embeddings.npy", segment.sentence_embeddings.astype(np.float32))
+    np.save(folder / "sentence_embeddings.npy", segment.sentence_embeddings.astype(np.float16))
     np.save(folder / "signatures.npy", segment.signatures.astype(np.uint32))
     save_dense_index(segment.dense, folder / "dense.faiss")
     segment.postings.save(folder)
@@ -241,8 +245,10 @@ def read_segment(folder: Path, dimension: int) -> Segment:
         documents = _read_documents(folder / "documents.jsonl")
         chunks = _read_chunks(folder / "chunks.jsonl", documents)
         sentences = [IndexedSentence(**record) for record in _read_jsonl(folder / "sentences.jsonl")]
-        embeddings = np.load(folder / "embeddings.npy")
-        sentence_embeddings = np.load(folder / "sentence_embeddings.npy")
+        # Memory-mapped: FAISS holds its own copy of the chunk vectors, and of the sentence vectors only
+        # the candidates' rows are read, so neither needs to be resident (float32 in older segments).
+        embeddings = np.load(folder / "embeddings.npy", mmap_mode="r")
+        sentence_embeddings = np.load(folder / "sentence_embeddings.npy", mmap_mode="r")
         # Read when present: segments of format 3 written before stories have none (see `Segment.signatures`).
         signatures = np.load(folder / "signatures.npy") if "signatures.npy" in summary["sha256"] else None
         dense = load_dense_index(folder / "dense.faiss")

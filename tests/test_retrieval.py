@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from seed_ids import AMAZON_100, AMAZON_PLAN, AWS_GROWTH, OPENAI, TRAINIUM
 
-from rag import retrieval
 from rag.errors import InvalidInputError
 from rag.evaluation.gold import load_gold
 from rag.evaluation.metrics import first_relevant_rank
@@ -122,13 +121,10 @@ def test_a_sentence_naming_no_period_reads_it_from_the_nearest_earlier_one(seed_
     assert dated.period_context == "" and dated.dated_text == dated.text
 
 
-def test_past_the_scan_limit_only_the_candidates_sentences_are_scored_and_the_gold_set_still_retrieves(
-    seed_corpus, monkeypatch
-):
-    """A corpus beyond `SENTENCE_SCAN_MAX` sentences (here: any) scores only the sentences of the dense
-    and lexical candidates; every hit still carries its sentences, scored, and the gold articles are found."""
+def test_scoring_only_the_candidates_sentences_still_retrieves_the_gold_set(seed_corpus):
+    """Only the sentences of the dense and lexical candidates are scored; every hit still carries its
+    sentences, scored, and the gold articles are found."""
     answerable = [item for item in load_gold(GOLD) if item.answerable and not item.history]
-    monkeypatch.setattr(retrieval, "SENTENCE_SCAN_MAX", 0)
     found = 0
     for item in answerable:
         hits = seed_corpus.search(item.question, 5)

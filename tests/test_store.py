@@ -62,6 +62,22 @@ def test_round_trip_keeps_offsets_exact(corpus, keyword_embedder):
     assert sum(len(view.segment.sentences) for view in loaded.segments) == 6
 
 
+def test_vectors_are_read_memory_mapped_with_sentences_as_float16_and_rank_as_before(corpus, keyword_embedder):
+    """Reopening must not change a score: the live snapshot holds the same float16 sentence vectors it wrote."""
+    loaded = load_index(corpus.index_dir, keyword_embedder.model_id)
+    for saved, live in zip(loaded.segments, corpus.snapshot.segments, strict=True):
+        assert isinstance(saved.segment.embeddings, np.memmap)
+        assert isinstance(saved.segment.sentence_embeddings, np.memmap)
+        assert saved.segment.sentence_embeddings.dtype == live.segment.sentence_embeddings.dtype == np.float16
+        np.testing.assert_array_equal(saved.segment.sentence_embeddings, live.segment.sentence_embeddings)
+    reopened = Corpus.open(corpus.index_dir, keyword_embedder)
+    for query in ("puces Trainium", "emplois supprimés", "cloud AWS"):
+        before, after = corpus.search(query, 3), reopened.search(query, 3)
+        assert [(hit.chunk_id, hit.score, [s.score for s in hit.sentences]) for hit in before] == [
+            (hit.chunk_id, hit.score, [s.score for s in hit.sentences]) for hit in after
+        ]
+
+
 def test_unchanged_corpus_embeds_nothing_and_writes_nothing(corpus, keyword_embedder, tmp_path):
     generation = (corpus.index_dir / "current").resolve()
     keyword_embedder.embedded.clear()

@@ -15,6 +15,7 @@ from api.memory import release_free_memory
 from api.openapi import body_errors, errors
 from api.routing import CLIENT_CLOSED
 from api.schemas import (
+    DocumentBatchIn,
     DocumentDeleted,
     DocumentDetail,
     DocumentFields,
@@ -40,11 +41,21 @@ def _form_field(name: str) -> dict[str, Any]:
     return {**text, **{key: described[key] for key in ("description",) if key in described}}
 
 
+_BATCH_SCHEMA = {  # DocumentBatchIn, with DocumentIn inline: the body schema cannot reach `$defs`
+    **{key: value for key, value in DocumentBatchIn.model_json_schema().items() if key != "$defs"},
+    "properties": {
+        "documents": {
+            **DocumentBatchIn.model_json_schema()["properties"]["documents"],
+            "items": DocumentIn.model_json_schema(),
+        }
+    },
+}
+
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": DocumentIn.model_json_schema()},
+            "application/json": {"schema": {"anyOf": [DocumentIn.model_json_schema(), _BATCH_SCHEMA]}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",

@@ -126,6 +126,50 @@ def test_posting_an_existing_id_replaces_the_document(client: httpx.Client, writ
     writer.delete(f"/documents/{doc_id}")
 
 
+def test_a_batch_of_json_documents_is_written_in_one_commit(
+    client: httpx.Client, writer: httpx.Client, api_index_dir: Path
+) -> None:
+    """`{"documents": [...]}` adds many articles with one new segment; an id given twice keeps the later text."""
+    segments = set((api_index_dir / "segments").iterdir())
+    batch = [
+        {"doc_id": "batch-cable-car", "title": "Un téléphérique à Vaulx", "text": CABLE_CAR},
+        {"doc_id": "batch-festival", "text": "Le festival de Quimperlé accueillera 12 000 visiteurs."},
+        {"doc_id": "batch-festival", "text": "Le festival de Quimperlé est annulé faute de bénévoles."},
+    ]
+    response = writer.post("/documents", json={"documents": batch})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    try:
+        assert [item["doc_id"] for item in body["documents"]] == ["batch-cable-car", "batch-festival"]
+        assert sorted(body["indexed"]["added"]) == ["batch-cable-car", "batch-festival"]
+        assert len(set((api_index_dir / "segments").iterdir()) - segments) == 1
+        assert client.get("/documents/batch-festival").json()["text"] == batch[2]["text"]
+        hits = client.post("/search", json={"query": CABLE_CAR_QUESTION, "k": 1}).json()["hits"]
+        assert hits[0]["doc_id"] == "batch-cable-car"
+    finally:
+        for doc_id in ("batch-cable-car", "batch-festival"):
+            writer.delete(f"/documents/{doc_id}")
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"documents": []}, "documents: List should have at least 1 item"),
+        ({"documents": [{"text": "Un article."}, {"title": "sans texte"}]}, "documents.1.text: Field required"),
+        ({"documents": [{"text": "Un article.", "colour": "bleu"}]}, "documents.0.colour: unknown field"),
+        ({"documents": [{"text": "Un article."}] * 1001}, "documents: List should have at most 1000 items"),
+    ],
+)
+def test_a_bad_batch_is_refused_and_writes_nothing(
+    client: httpx.Client, writer: httpx.Client, body: dict[str, Any], where: str
+) -> None:
+    before = client.get("/documents").json()
+    response = writer.post("/documents", json=body)
+    assert response.status_code == 422, response.text
+    assert where in response.json()["detail"]
+    assert client.get("/documents").json() == before
+
+
 def test_uploaded_markdown_file_is_named_after_its_stem(client: httpx.Client, writer: httpx.Client) -> None:
     content = (
         "# Le lac du Bourget gelé\n\n"
