@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the heavy parts once, off the event loop, unless they came built; keep them in `app.state`."""
     settings: Settings = app.state.settings
-    if app.state.service is None:
+    opened = app.state.service is None
+    if opened:
         app.state.service = await run_in_threadpool(open_service, settings, missing_ok=True)
     service: Service = app.state.service
     snapshot = service.corpus.snapshot
@@ -96,4 +97,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         len(snapshot.documents), snapshot.chunk_count, settings.index_dir, service.answerer.model_name,
     )
     yield
+    if opened:  # a service handed in belongs to whoever built it
+        service.corpus.close()
 

@@ -170,15 +170,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Models and index load before it listens, here rather than in the app's lifespan: a missing model
     # or a damaged index is then one line on stderr (`main`), not a traceback from uvicorn's start-up.
     service = open_service(settings, missing_ok=True)
-    # Proxy headers are not trusted.
-    uvicorn.run(
-        create_app(service=service),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
-    )
+    try:  # Proxy headers are not trusted.
+        uvicorn.run(
+            create_app(service=service),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            proxy_headers=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        service.corpus.close()
     return 0
 
 

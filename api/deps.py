@@ -171,8 +171,8 @@ def _from_json(body: bytes) -> FileContents:
 def _is_batch(body: bytes) -> bool:
     try:
         parsed = json.loads(body)
-    except ValueError:
-        return False  # the single-document validation reports it
+    except (ValueError, RecursionError):
+        return False  # not JSON, or nested too deep: the single-document validation reports it
     return isinstance(parsed, dict) and "documents" in parsed
 
 

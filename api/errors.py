@@ -27,6 +27,7 @@ from rag.errors import (
     InvalidInputError,
     ModelUnavailableError,
     RagError,
+    SearchBackendError,
     WriteTooLargeError,
 )
 
@@ -41,6 +42,7 @@ STATUS_OF: tuple[tuple[type[RagError], int], ...] = (
     (IndexIncompatibleError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (ModelUnavailableError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (GenerationError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (SearchBackendError, status.HTTP_503_SERVICE_UNAVAILABLE),
     (RagError, status.HTTP_400_BAD_REQUEST),
 )
 _MAX_REPORTED = 10

@@ -89,7 +89,7 @@ class RagMCPServer(MCPServer):
             stored = self.service.corpus.document(doc_id)
         except DocumentNotFoundError as error:
             raise ResourceNotFoundError(str(error)) from error
-        return DocumentDetail.of(stored, snapshot.chunk_counts.get(doc_id, 0)).model_dump_json()
+        return DocumentDetail.of(stored, snapshot.chunks_of(doc_id)).model_dump_json()
 
     async def list_resources(self) -> list[Resource]:
         """Every document of the live snapshot (it changes when the index does)."""

@@ -273,8 +273,7 @@ class DocumentSummary(BaseModel):
     @classmethod
     def listing(cls, index: CorpusIndex) -> list[DocumentSummary]:
         """Every document of one snapshot, sorted by id."""
-        counts = index.chunk_counts
-        return [cls.of(stored, counts.get(doc_id, 0)) for doc_id, stored in sorted(index.documents.items())]
+        return [cls.of(stored, index.chunks_of(doc_id)) for doc_id, stored in sorted(index.documents.items())]
 
 
 class DocumentDetail(DocumentSummary):

@@ -1,13 +1,14 @@
 """Retrieval on PIAF (761 French paragraphs, 3,835 questions): BM25 alone, dense alone, hybrid.
 
 Run: .venv/bin/python bench/retrieval.py [--limit N] [--english N] [--dataset PATH]
-     [--index-dir DIR]
+     [--index-dir DIR] [--store local|milvus]
 
 Prints document-level recall@1/5/10/20 and MRR@20 per mode next to the dataset README's plain-BM25
 reference, the embedding throughput (chunks/s), and hybrid query latency (p50/p95 ms, query
 embedding included). `--english N` also machine-translates N questions into English with the local
 generator (cached beside the index) and scores English questions over the French paragraphs, with the
 lexical side weighted as shipped and language-blind, which is what the language-aware fusion fixes.
+`--store milvus` searches the candidates in Milvus (RAG_MILVUS_URI; default a Milvus Lite file in the index).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -26,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag import retrieval  # noqa: E402
-from rag.config import Settings  # noqa: E402
+from rag.config import Settings, StoreName  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.evaluation.metrics import hit_at, reciprocal_rank  # noqa: E402
@@ -117,16 +119,18 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, help="PIAF index folder (default: under RAG_CACHE_DIR)")
     parser.add_argument("--limit", type=int, default=None, help="French questions to score (default: all)")
     parser.add_argument("--english", type=int, default=0, help="also score N questions translated into English")
+    parser.add_argument("--store", choices=get_args(StoreName), help="candidate search (default: RAG_STORE)")
     args = parser.parse_args()
 
     settings = Settings()
+    settings = settings.model_copy(update={"store": args.store or settings.store})
     index_dir = args.index_dir or default_index_dir(settings)
     embedder = Embedder.from_settings(settings)
     dataset = load_piaf(args.dataset)
     corpus = open_corpus(settings, embedder=embedder, index_dir=index_dir, missing_ok=True)
     report = index_piaf(corpus, dataset)
     print(f"PIAF index: {report.documents} paragraphs, {report.chunks} chunks "
-          f"({report.embedded_texts} texts embedded in {report.seconds:.1f} s) in {index_dir}")
+          f"({report.embedded_texts} texts embedded in {report.seconds:.1f} s) in {index_dir}, store {settings.store}")
     print(f"embedding throughput: {throughput(embedder, corpus):.1f} chunks/s")
 
     questions = sample(dataset.questions, args.limit)

@@ -227,7 +227,8 @@ def _one_by_one(doc_ids: Sequence[str], signatures: dict[str, np.ndarray]) -> di
     for doc_id in doc_ids:
         known = np.array([signatures[earlier] for earlier in stories]).reshape(-1, PERMUTATIONS)
         stored = SignatureIndex(list(stories), known)
-        stories |= assign_stories([doc_id], signatures[doc_id][np.newaxis], [(stored, ())], stories)
+        stories |= assign_stories([doc_id], signatures[doc_id][np.newaxis], [(stored, ())], stories.__getitem__,
+                                  set(stories.values()).__contains__)
     return stories
 
 

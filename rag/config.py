@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,8 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GeneratorName = Literal["local", "openai", "extractive"]
+StoreName = Literal["local", "milvus"]
+_MILVUS_COLLECTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 
 def _default_cache_dir() -> Path:
@@ -68,6 +71,17 @@ class Settings(BaseSettings):
     api_key_for_ask: bool = Field(
         False, description="Also require the API key for /ask, /search and reading documents."
     )
+    store: StoreName = Field(
+        "local", description="Where chunks are searched: local (the index directory) or milvus (RAG_MILVUS_URI)."
+    )
+    milvus_uri: str | None = Field(
+        None, description="With RAG_STORE=milvus: `http(s)://host:19530` (a Milvus server or cluster) or a Milvus "
+        "Lite file ending in `.db`; unset: `milvus.db` in the index directory (Milvus Lite)."
+    )
+    milvus_token: str | None = Field(None, description="Milvus credentials (`user:password` or an API key), if any.")
+    milvus_collection: str | None = Field(
+        None, description="Milvus collection holding the index's chunks; unset: one named after the index directory."
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -76,5 +90,34 @@ class Settings(BaseSettings):
         if value is not None and not value.strip():
             raise PydanticCustomError(
                 "api_key_empty", "set but empty: unset it to run without a key, or give it a key"
+            )
+        return value
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_uri_usable(cls, value: str | None) -> str | None:
+        """Catch a URI pymilvus would misread (a typo'd scheme, a Lite path without `.db`) before connecting."""
+        if value is not None and not (value.startswith(("http://", "https://")) or value.endswith(".db")):
+            raise PydanticCustomError(
+                "milvus_uri", "use http(s)://host:port for a Milvus server, or a Milvus Lite file ending in .db"
+            )
+        return value
+
+    @field_validator("milvus_token")
+    @classmethod
+    def _milvus_token_not_blank(cls, value: str | None) -> str | None:
+        """`RAG_MILVUS_TOKEN=` is a mistake, not a way to say "no credentials"."""
+        if value is not None and not value.strip():
+            raise PydanticCustomError("milvus_token_empty", "set but empty: unset it to connect without credentials")
+        return value
+
+    @field_validator("milvus_collection")
+    @classmethod
+    def _milvus_collection_name(cls, value: str | None) -> str | None:
+        """Milvus accepts only these names; say so before it does, with the value."""
+        if value is not None and not _MILVUS_COLLECTION.fullmatch(value):
+            raise PydanticCustomError(
+                "milvus_collection", "{value!r}: use letters, digits and '_', not starting with a digit",
+                {"value": value},
             )
         return value

@@ -16,7 +16,8 @@ from rag.errors import DocumentNotFoundError, IndexIncompatibleError, IndexMissi
 from rag.filters import DocumentFilter
 from rag.indexing import UNBOUNDED, Indexer, IndexReport, WriteBounds
 from rag.language import LanguageCode
-from rag.retrieval import Hit, Mode, retrieve
+from rag.retrieval import LOCAL_BACKEND, Hit, Mode, retrieve
+from rag.search_backend import SearchBackend
 from rag.store import CorpusIndex, StoredDocument, load_index, save_index, write_lock
 
 if TYPE_CHECKING:
@@ -31,18 +32,26 @@ API_ORIGIN = "api"  # documents posted over HTTP: kept until deleted over HTTP
 class Corpus:
     """Owns the live index snapshot; every write goes to disk first, then swaps the snapshot in memory.
 
-    Reads never wait for writes: a search uses whichever snapshot was live when it started.
+    Reads never wait for writes: a search uses whichever snapshot was live when it started. Candidates
+    are searched by `backend` (default: the snapshot's own segments); an external one (Milvus) is synced
+    with the snapshot after every write and whenever a snapshot is opened or followed, so a crash between
+    the local commit and that sync is repaired by the next one.
     """
 
-    def __init__(self, index_dir: Path, indexer: Indexer, index: CorpusIndex) -> None:
+    def __init__(
+        self, index_dir: Path, indexer: Indexer, index: CorpusIndex, backend: SearchBackend = LOCAL_BACKEND
+    ) -> None:
         self.index_dir = index_dir
+        self.backend = backend
         self._indexer = indexer
         self._snapshot = index
         self._lock = threading.Lock()
         self._generation = _live_generation(index_dir)
 
     @classmethod
-    def open(cls, index_dir: Path, embedder: Embedder, *, missing_ok: bool = False) -> Corpus:
+    def open(
+        cls, index_dir: Path, embedder: Embedder, *, missing_ok: bool = False, backend: SearchBackend = LOCAL_BACKEND
+    ) -> Corpus:
         """Load the index in `index_dir`, checking it was built by this embedder and chunking."""
         try:
             index = load_index(index_dir, embedder.model_id)
@@ -50,21 +59,28 @@ class Corpus:
             if not missing_ok:
                 raise
             index = None
-        return cls.over(index_dir, embedder, index)
+        return cls.over(index_dir, embedder, index, backend=backend)
 
     @classmethod
-    def over(cls, index_dir: Path, embedder: Embedder, index: CorpusIndex | None) -> Corpus:
+    def over(
+        cls, index_dir: Path, embedder: Embedder, index: CorpusIndex | None, *, backend: SearchBackend = LOCAL_BACKEND
+    ) -> Corpus:
         """A corpus over an index already loaded from `index_dir` for this embedder's model (None: empty)."""
         indexer = Indexer(embedder)
         index = index if index is not None else indexer.empty()
         _check_chunking(index, indexer)
-        return cls(index_dir, indexer, index)
+        corpus = cls(index_dir, indexer, index, backend)
+        if backend.external:
+            with write_lock(index_dir):  # a writer syncing a newer snapshot meanwhile would be undone
+                if _live_generation(index_dir) == corpus._generation:
+                    backend.sync(index)
+        return corpus
 
     @classmethod
-    def rebuild(cls, index_dir: Path, embedder: Embedder) -> Corpus:
+    def rebuild(cls, index_dir: Path, embedder: Embedder, *, backend: SearchBackend = LOCAL_BACKEND) -> Corpus:
         """Start from an empty index, keeping documents posted over HTTP when the old one is readable."""
         indexer = Indexer(embedder)
-        corpus = cls(index_dir, indexer, indexer.empty())
+        corpus = cls(index_dir, indexer, indexer.empty(), backend)
         try:
             old = load_index(index_dir)
         except (IndexMissingError, IndexIncompatibleError):
@@ -107,7 +123,8 @@ class Corpus:
         # One snapshot for the whole query, even if a writer swaps in a new one meanwhile.
         snapshot = self.snapshot
         return retrieve(
-            snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode, where=where
+            snapshot, query, lambda text: self.embed_queries([text])[0], k, language=language, mode=mode, where=where,
+            backend=self.backend,
         )
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
@@ -163,6 +180,10 @@ class Corpus:
         """Merge every segment into one, dropping tombstoned rows."""
         return self._write(self._indexer.optimize)
 
+    def close(self) -> None:
+        """Release the search backend's connections."""
+        self.backend.close()
+
     def _follow_other_writer(self) -> None:
         generation = _live_generation(self.index_dir)
         if generation is None or generation == self._generation:
@@ -175,6 +196,10 @@ class Corpus:
             self._generation = generation
             return
         self._snapshot, self._generation = index, generation
+        if self.backend.external:
+            with write_lock(self.index_dir, wait=False) as free:  # a writer syncs what it commits; never wait for it
+                if free and _live_generation(self.index_dir) == generation:
+                    self.backend.sync(index)
 
     def _write(self, change: Callable[[CorpusIndex], tuple[CorpusIndex, IndexReport]]) -> IndexReport:
         with self._lock, write_lock(self.index_dir):
@@ -185,6 +210,8 @@ class Corpus:
             if report.changed or _live_generation(self.index_dir) is None:
                 self._generation = save_index(index, self.index_dir).name
             self._snapshot = index
+            if self.backend.external:
+                self.backend.sync(index)
             return report
 
 

@@ -35,3 +35,7 @@ class ModelUnavailableError(RagError):
 
 class GenerationError(RagError):
     """The generator failed or timed out; callers fall back to the extractive answer."""
+
+
+class SearchBackendError(RagError):
+    """The external search backend (Milvus) cannot be reached or refused a request; the local index is intact."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -113,7 +114,8 @@ class Indexer:
 
     def remove(self, previous: CorpusIndex, doc_ids: Iterable[str]) -> tuple[CorpusIndex, IndexReport]:
         """Drop `doc_ids` from both search sides."""
-        return self._apply(previous, {}, set(doc_ids) & set(previous.documents), show_progress=False)
+        known = {doc_id for doc_id in doc_ids if doc_id in previous.documents}
+        return self._apply(previous, {}, known, show_progress=False)
 
     def optimize(self, previous: CorpusIndex) -> tuple[CorpusIndex, IndexReport]:
         """Merge every segment into one and drop tombstoned rows (searches scan one segment again)."""
@@ -122,7 +124,7 @@ class Indexer:
         if len(views) <= 1 and not any(view.deleted for view in views):
             return previous, self._report(previous, 0, (), (), (), started)
         merged = (SegmentView(merge_segments(views)),) if previous.documents else ()
-        index = CorpusIndex.of(self._building(), merged)
+        index = CorpusIndex.of(self._building(), merged, previous)
         return index, self._report(index, 0, (), (), (), started, merged=len(views))
 
     def _stored(self, document: Document, origin: str) -> StoredDocument:
@@ -154,12 +156,12 @@ class Indexer:
         embedded = 0
         if changed:
             signatures = signatures_of(stored.document for stored in changed.values())
-            changed = _with_stories(changed, signatures, views, before, doomed)
+            changed = _with_stories(changed, signatures, views, previous, doomed)
             segment, embedded = self._segment(changed, signatures, self._known_vectors(previous, updated),
                                               show_progress, bounds)
             views.append(SegmentView(segment))
         views, merged = _merge_tail(views)
-        index = CorpusIndex.of(self._building(), tuple(views))
+        index = CorpusIndex.of(self._building(), tuple(views), previous)
         return index, self._report(index, embedded, added, updated, removed, started, merged=merged)
 
     def _segment(
@@ -218,7 +220,7 @@ class Indexer:
         """Vectors of the current versions of `doc_ids`, by text fingerprint (an edit re-embeds only what changed)."""
         known: dict[str, np.ndarray] = {}
         for doc_id in doc_ids:
-            segment = previous.segments[previous.home[doc_id]].segment
+            segment = previous.home[doc_id]
             chunk_rows, sentence_rows = segment.rows_of[doc_id]
             known.update(zip((item.fingerprint for item in segment.chunks[chunk_rows]), segment.embeddings[chunk_rows]))
             known.update(zip((item.fingerprint for item in segment.sentences[sentence_rows]),
@@ -256,13 +258,16 @@ def _with_stories(
     documents: dict[str, StoredDocument],
     signatures: np.ndarray,
     views: Sequence[SegmentView],
-    before: Mapping[str, StoredDocument],
+    previous: CorpusIndex,
     doomed: set[str],
 ) -> dict[str, StoredDocument]:
     """`documents` with their stories, found among the live documents of `views` (tombstones applied)."""
-    live = {doc_id: stored.story for doc_id, stored in before.items() if doc_id not in doomed}
+    leaving = Counter(previous.documents[doc_id].story for doc_id in doomed if doc_id in previous.documents)
     indexes = [(view.segment.signature_index, view.deleted) for view in views]
-    stories = assign_stories(list(documents), signatures, indexes, live)
+    stories = assign_stories(
+        list(documents), signatures, indexes, lambda doc_id: previous.documents[doc_id].story,
+        lambda story: previous.story_sizes.get(story, 0) > leaving[story],
+    )
     return {doc_id: replace(stored, story=stories[doc_id]) for doc_id, stored in documents.items()}
 
 

@@ -20,6 +20,7 @@ from rag.filters import DocumentFilter
 from rag.injection import quarantine
 from rag.language import LanguageCode, detect_language
 from rag.lexical import bm25_scores
+from rag.search_backend import SearchBackend
 from rag.segment import Segment
 from rag.slots import names_period
 from rag.store import CorpusIndex
@@ -121,12 +122,14 @@ def retrieve(
     language: LanguageCode | None = None,
     mode: Mode = "hybrid",
     where: DocumentFilter | None = None,
+    backend: SearchBackend | None = None,
 ) -> list[Hit]:
     """The k best chunks of `index` for `query`; modes other than hybrid are for benchmarks.
 
     `embed` turns the query into its vector, called only once the query is valid and the index not
     empty (benchmarks that embed questions in batches pass the vector they already have). With
-    `where`, only chunks of the documents it allows are ranked (none allowed: no hit).
+    `where`, only chunks of the documents it allows are ranked (none allowed: no hit). `backend` finds
+    the dense and lexical candidates (default: `LOCAL_BACKEND`, the snapshot's own segments).
     """
     query = query.strip()
     if not query:
@@ -143,8 +146,9 @@ def retrieve(
     language = language or detect_language(query)
     vector = embed(query)
     pool = max(_CANDIDATES, k)
-    dense = _dense(index, masks, vector, pool) if mode != "lexical" else {}
-    lexical = _lexical(index, masks, query, language, pool) if mode != "dense" else {}
+    backend = backend or LOCAL_BACKEND
+    dense = backend.dense(index, masks, vector, pool) if mode != "lexical" else {}
+    lexical = backend.lexical(index, masks, query, language, pool) if mode != "dense" else {}
     sentence_scores = _sentence_scores(index, vector, dense.keys() | lexical.keys())
     rankings: list[tuple[float, dict[int, float]]] = []
     if dense:
@@ -297,6 +301,31 @@ def _lexical(
             if mask[row] and scores[row] > 0:
                 found[int(offset) + int(row)] = float(scores[row])
     return _best_of(found, pool)
+
+
+class LocalBackend:
+    """The candidate searches over the snapshot's own segments: FAISS and our BM25 postings."""
+
+    external = False  # it reads the snapshot itself: nothing to sync
+
+    def dense(self, index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool: int) -> dict[int, float]:
+        """See `_dense`."""
+        return _dense(index, masks, vector, pool)
+
+    def lexical(
+        self, index: CorpusIndex, masks: list[np.ndarray], query: str, language: LanguageCode, pool: int
+    ) -> dict[int, float]:
+        """See `_lexical`."""
+        return _lexical(index, masks, query, language, pool)
+
+    def sync(self, index: CorpusIndex) -> None:
+        """Nothing to do: the snapshot is what it searches."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+LOCAL_BACKEND = LocalBackend()
 
 
 def _top_rows(values: np.ndarray, count: int) -> np.ndarray:

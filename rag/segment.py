@@ -118,7 +118,7 @@ class Segment:
         Sentence vectors are kept as float16: they are most of the index (4.5 per chunk), only the
         candidates' rows are ever scored, and their cosines move by about 1e-3.
         """
-        texts = [f"{documents[item.chunk.doc_id].document.title}\n{item.chunk.text}" for item in chunks]
+        texts = [lexical_text(documents[item.chunk.doc_id].document, item.chunk) for item in chunks]
         postings = Postings.build(texts, [item.language for item in chunks])
         membership = sentence_spans(chunks, sentences)
         return cls(segment_id, documents, chunks, embeddings, sentences, sentence_embeddings.astype(np.float16),
@@ -165,6 +165,11 @@ class Segment:
         """True for the chunks of the documents in `doc_ids`."""
         ordinals = self.ordinals
         return np.isin(self.chunk_documents, [ordinals[doc_id] for doc_id in doc_ids if doc_id in ordinals])
+
+
+def lexical_text(document: Document, chunk: Chunk) -> str:
+    """What BM25 reads of a chunk: its document's title (often the best keywords), then the chunk."""
+    return f"{document.title}\n{chunk.text}"
 
 
 def _row_ranges(doc_ids: Iterable[str]) -> dict[str, slice]:

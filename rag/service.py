@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rag.answerer import Answerer
     from rag.corpus import Corpus
     from rag.embedding import Embedder
+    from rag.search_backend import SearchBackend
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def open_corpus(
 
     folder = index_dir if index_dir is not None else settings.index_dir
     if rebuild:
-        return Corpus.rebuild(folder, embedder if embedder is not None else Embedder.from_settings(settings))
+        embedder = embedder if embedder is not None else Embedder.from_settings(settings)
+        return Corpus.rebuild(folder, embedder, backend=open_search_backend(settings, folder))
     if embedder is not None:
         model_id, load = embedder.model_id, lambda: embedder
     else:
@@ -58,7 +60,19 @@ def open_corpus(
         if not missing_ok:
             raise
         index = None
-    return Corpus.over(folder, load(), index)
+    backend = open_search_backend(settings, folder)  # an unreachable Milvus, too, is reported before the model loads
+    return Corpus.over(folder, load(), index, backend=backend)
+
+
+def open_search_backend(settings: Settings, index_dir: Path) -> SearchBackend:
+    """The configured candidate search (RAG_STORE) for the index in `index_dir`."""
+    if settings.store == "local":
+        from rag.retrieval import LOCAL_BACKEND
+
+        return LOCAL_BACKEND
+    from rag.milvus_backend import MilvusBackend
+
+    return MilvusBackend.for_index(index_dir, settings.milvus_uri, settings.milvus_collection, settings.milvus_token)
 
 
 def open_answerer(settings: Settings, corpus: Corpus) -> Answerer:

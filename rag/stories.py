@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 
 import numpy as np
@@ -128,23 +128,25 @@ def assign_stories(
     doc_ids: Sequence[str],
     signatures: np.ndarray,
     stored: Sequence[tuple[SignatureIndex, Collection[str]]],
-    live: Mapping[str, str],
+    story_of: Callable[[str], str],
+    is_taken: Callable[[str], bool],
 ) -> dict[str, str]:
     """The story of each written document (`doc_ids`, in order, with their signature rows).
 
     Each joins the story of its most similar match among the `stored` indexes (less their excluded
     documents: those tombstoned) and the written documents before it; otherwise it starts a story
-    named after itself. `live` is the story of every other live document.
+    named after itself. `story_of` gives a stored match's story, and `is_taken` whether another live
+    document reports a story: both are lookups, so a write never visits the whole corpus.
     """
     batch = SignatureIndex(doc_ids, signatures)
-    taken = set(live.values())
+    assigned: set[str] = set()
     stories: dict[str, str] = {}
     for row, (doc_id, signature) in enumerate(zip(doc_ids, signatures)):
-        found = [(score, live[match]) for index, excluded in stored
+        found = [(score, story_of(match)) for index, excluded in stored
                  for score, match in index.matches(signature) if match not in excluded]
         found += [(score, stories[match]) for score, match in batch.matches(signature, among=row)]
-        story = max(found)[1] if found else _new_story(doc_id, taken)
-        taken.add(story)
+        story = max(found)[1] if found else _new_story(doc_id, lambda name: name in assigned or is_taken(name))
+        assigned.add(story)
         stories[doc_id] = story
     return stories
 
@@ -156,8 +158,8 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     return permutations
 
 
-def _new_story(doc_id: str, taken: set[str]) -> str:
+def _new_story(doc_id: str, taken: Callable[[str], bool]) -> str:
     attempt = 0
-    while story_id(doc_id, attempt) in taken:
+    while taken(story_id(doc_id, attempt)):
         attempt += 1
     return story_id(doc_id, attempt)

@@ -121,7 +121,7 @@ def test_a_replaced_document_is_only_found_in_its_new_version(corpus):
     corpus.upsert([Document("puces", "Puces", "Les puces Graviton remplacent les anciennes.")])
     texts = {hit.text for hit in corpus.search("puces Trainium NVIDIA Graviton", 10) if hit.doc_id == "puces"}
     assert texts == {"Les puces Graviton remplacent les anciennes."}
-    assert corpus.snapshot.chunk_counts["puces"] == 1
+    assert corpus.snapshot.chunks_of("puces") == 1
 
 
 @pytest.mark.parametrize("point", ["segment", "manifest", "link"])
@@ -258,3 +258,33 @@ def test_unreferenced_segments_are_removed_by_the_next_write(corpus, monkeypatch
     assert orphans
     corpus.upsert([Document("suivante", "Suivante", "La prochaine écriture fait le ménage.")])
     assert not orphans & segment_folders(corpus.index_dir)
+
+
+def test_a_snapshot_updated_write_by_write_equals_one_read_from_scratch(corpus, keyword_embedder):
+    """Writes update the live documents, their segments and story sizes from the previous snapshot;
+    after adds, copies (one story), replacements, deletions, merges and an optimize, that equals
+    what reading every segment afresh gives."""
+
+    def state(index: store.CorpusIndex) -> tuple:
+        return (dict(index.documents), {doc_id: segment.segment_id for doc_id, segment in index.home.items()},
+                dict(index.story_sizes), index.manifest.documents, index.manifest.chunks)
+
+    def fresh(index: store.CorpusIndex) -> tuple:
+        return state(store.CorpusIndex.of(store.building_fields(index.manifest), index.segments))
+
+    wire = "Amazon conçoit ses propres puces Trainium pour concurrencer NVIDIA dans le cloud, selon la dépêche."
+    steps = [
+        lambda: corpus.upsert([Document(f"breve-{n}", "Brève", f"Brève {n} sur le cloud.") for n in range(3)]),
+        lambda: corpus.upsert([Document("copie-1", "Puces", wire), Document("copie-2", "Puces", wire + " Fin.")]),
+        lambda: corpus.upsert([Document("breve-1", "Brève", "Brève une, corrigée, sur les puces.")]),
+        lambda: corpus.delete("copie-1"),
+        lambda: corpus.upsert([Document("copie-1", "Puces", wire)]),  # rejoins the story of copie-2
+        lambda: corpus.delete("cloud"),
+        corpus.optimize,
+    ]
+    for step in steps:
+        step()
+        assert state(corpus.snapshot) == fresh(corpus.snapshot)
+    assert corpus.snapshot.documents["copie-1"].story == corpus.snapshot.documents["copie-2"].story
+    assert corpus.snapshot.story_sizes[corpus.snapshot.documents["copie-1"].story] == 2
+    assert state(load_index(corpus.index_dir, keyword_embedder.model_id)) == state(corpus.snapshot)

@@ -82,7 +82,7 @@ def list_documents(corpus: CorpusDep) -> list[DocumentSummary]:
 def get_document(doc_id: str, corpus: CorpusDep) -> DocumentDetail:
     """One document with its cleaned text, the reference for every `start`/`end` offset."""
     snapshot = corpus.snapshot
-    return DocumentDetail.of(corpus.document(doc_id), snapshot.chunk_counts.get(doc_id, 0))
+    return DocumentDetail.of(corpus.document(doc_id), snapshot.chunks_of(doc_id))
 
 
 @router.post(
@@ -109,7 +109,7 @@ async def add_document(
         release_free_memory()
     snapshot = corpus.snapshot
     written = [
-        DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunk_counts.get(document.doc_id, 0))
+        DocumentSummary.of(snapshot.documents[document.doc_id], snapshot.chunks_of(document.doc_id))
         for document in upload.documents
     ]
     return DocumentWritten(

@@ -181,7 +181,9 @@ def rank_documents(
             embedded = _already(vector)
             for mode in modes:
                 # The language is detected, as for any user: a misread short question is part of the score.
-                hits = retrieve(snapshot, question.question, embedded, _CHUNKS_PER_SEARCH, mode=mode)
+                hits = retrieve(
+                    snapshot, question.question, embedded, _CHUNKS_PER_SEARCH, mode=mode, backend=corpus.backend
+                )
                 rankings[mode].append(list(dict.fromkeys(hit.doc_id for hit in hits))[:MRR_CUTOFF])
         if on_batch is not None:
             on_batch(len(batch))

@@ -20,6 +20,7 @@ from rag.errors import (
     InvalidInputError,
     ModelUnavailableError,
     RagError,
+    SearchBackendError,
     WriteTooLargeError,
 )
 
@@ -201,13 +202,15 @@ def test_bad_requests_get_a_readable_json_error(
 def test_every_domain_error_has_one_status() -> None:
     assert status_of(InvalidInputError("x")) == 400
     assert status_of(DocumentNotFoundError("x")) == 404
-    for error in (IndexMissingError, IndexIncompatibleError, ModelUnavailableError, GenerationError):
+    for error in (
+        IndexMissingError, IndexIncompatibleError, ModelUnavailableError, GenerationError, SearchBackendError
+    ):
         assert status_of(error("x")) == 503
     assert status_of(RagError("x")) == 400
     assert status_of(WriteTooLargeError("x")) == 413  # an InvalidInputError, more specific
     assert {kind for kind, _ in STATUS_OF} == {
         WriteTooLargeError, InvalidInputError, DocumentNotFoundError, IndexMissingError, IndexIncompatibleError,
-        ModelUnavailableError, GenerationError, RagError,
+        ModelUnavailableError, GenerationError, SearchBackendError, RagError,
     }
 
 
