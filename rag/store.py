@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+import immutables
 import numpy as np
 
 from rag.errors import IndexIncompatibleError, IndexMissingError
@@ -80,9 +81,9 @@ class CorpusIndex:
 
     manifest: Manifest
     segments: tuple[SegmentView, ...]
-    documents: Mapping[str, StoredDocument]  # the live ones
-    home: Mapping[str, Segment]  # live document id -> the segment holding it
-    story_sizes: Mapping[str, int]  # story id -> how many live documents report it
+    documents: immutables.Map[str, StoredDocument]  # the live ones
+    home: immutables.Map[str, Segment]  # live document id -> the segment holding it
+    story_sizes: immutables.Map[str, int]  # story id -> how many live documents report it
 
     @classmethod
     def of(
@@ -91,12 +92,13 @@ class CorpusIndex:
         """A snapshot of `segments`, with the manifest that describes it.
 
         Given the `previous` snapshot, only the documents of segments that came, went or gained
-        tombstones are visited, so a write costs what it changed, not the corpus (766,000 documents
-        took 0.76 s to visit, `python bench/million.py`).
+        tombstones are visited, and the maps are persistent (HAMTs that share what did not change), so
+        a write costs what it changed, not the corpus: at 766,000 documents, visiting them all took
+        0.76 s and copying the maps 0.29 s (`python bench/million.py`).
         """
-        documents: dict[str, StoredDocument] = dict(previous.documents) if previous else {}
-        home: dict[str, Segment] = dict(previous.home) if previous else {}
-        stories: dict[str, int] = dict(previous.story_sizes) if previous else {}
+        documents = (previous.documents if previous else immutables.Map()).mutate()
+        home = (previous.home if previous else immutables.Map()).mutate()
+        stories = (previous.story_sizes if previous else immutables.Map()).mutate()
 
         def drop(doc_id: str, segment: Segment) -> None:
             if home.get(doc_id) is segment:
@@ -134,7 +136,7 @@ class CorpusIndex:
             chunks=sum(view.live_chunks for view in segments),
             created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
-        return cls(manifest, segments, documents, home, stories)
+        return cls(manifest, segments, documents.finish(), home.finish(), stories.finish())
 
     @cached_property
     def offsets(self) -> np.ndarray:

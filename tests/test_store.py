@@ -152,7 +152,7 @@ def test_emptied_index_saves_reopens_and_takes_documents_again(tmp_path, keyword
     assert report.removed == tuple(sorted(ARTICLES))
     save_index(emptied, index_dir)
     reopened = load_index(index_dir, keyword_embedder.model_id)
-    assert (reopened.documents, reopened.chunk_count, reopened.segments) == ({}, 0, ())
+    assert (dict(reopened.documents), reopened.chunk_count, reopened.segments) == ({}, 0, ())
     assert staging_leftovers(index_dir) == []
     refilled, _ = indexer.upsert(reopened, [Document("puces", "Puces", ARTICLES["puces"])], "api")
     save_index(refilled, index_dir)
@@ -164,7 +164,7 @@ def test_emptied_index_saves_reopens_and_takes_documents_again(tmp_path, keyword
 def test_index_built_from_nothing_saves_and_loads(tmp_path, keyword_embedder):
     save_index(Indexer(keyword_embedder).empty(), tmp_path / "index")
     loaded = load_index(tmp_path / "index", keyword_embedder.model_id)
-    assert (loaded.documents, loaded.chunk_count, loaded.segments) == ({}, 0, ())
+    assert (dict(loaded.documents), loaded.chunk_count, loaded.segments) == ({}, 0, ())
     assert staging_leftovers(tmp_path / "index") == []
 
 
