@@ -161,7 +161,14 @@ def test_where_keeps_other_documents_out(milvus_seeds, mode):
     assert {hit.doc_id for hit in milvus_seeds.search(OPENAI_QUESTION, 20, mode=mode, where=only)} == {TRAINIUM}
 
 
-def test_http_search_over_milvus_cites_the_stored_text(tmp_path, seed_index_dir, embedder, milvus_uri):
+CABLE_CAR = (
+    "Le conseil municipal de Vaulx-Sainte-Ombeline a inauguré samedi un téléphérique urbain de 2 340 mètres. "
+    "Le téléphérique de Vaulx-Sainte-Ombeline a coûté 47 millions d'euros, financés pour moitié par la région."
+)
+CABLE_CAR_QUESTION = "Combien a coûté le téléphérique de Vaulx-Sainte-Ombeline ?"
+
+
+def test_http_search_and_answers_over_milvus_cite_the_stored_text(tmp_path, seed_index_dir, embedder, milvus_uri):
     settings = Settings(
         index_dir=copy_index(seed_index_dir, tmp_path / "index"), generator="extractive", api_key=None,
         store="milvus", milvus_uri=milvus_uri, milvus_collection="http",
@@ -178,6 +185,16 @@ def test_http_search_over_milvus_cites_the_stored_text(tmp_path, seed_index_dir,
             for hit in hits:
                 text = http.get(f"/documents/{hit['doc_id']}").json()["text"]
                 assert text[hit["start"] : hit["end"]] == hit["text"]
+            posted = http.post("/documents", json={"doc_id": "telepherique", "text": CABLE_CAR})
+            assert posted.status_code == 201, posted.text
+            answer = http.post("/ask", json={"question": CABLE_CAR_QUESTION}).json()
+            cited = [citation for citation in answer["citations"] if citation["doc_id"] == "telepherique"]
+            assert any("47 millions" in citation["snippet"] for citation in cited), answer
+            for citation in cited:
+                assert CABLE_CAR[citation["start"] : citation["end"]] == citation["snippet"]
+            assert http.delete("/documents/telepherique").status_code == 200
+            hits = http.post("/search", json={"query": CABLE_CAR_QUESTION, "k": 20}).json()["hits"]
+            assert "telepherique" not in {hit["doc_id"] for hit in hits}
     finally:
         corpus.close()
 
