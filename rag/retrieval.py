@@ -113,6 +113,31 @@ class Hit:
     author: str | None = None
 
 
+class LocalBackend:
+    """The candidate searches over the snapshot's own segments: FAISS and our BM25 postings."""
+
+    external = False  # it reads the snapshot itself: nothing to sync
+
+    def dense(self, index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool: int) -> dict[int, float]:
+        """See `_dense`."""
+        return _dense(index, masks, vector, pool)
+
+    def lexical(
+        self, index: CorpusIndex, masks: list[np.ndarray], query: str, language: LanguageCode, pool: int
+    ) -> dict[int, float]:
+        """See `_lexical`."""
+        return _lexical(index, masks, query, language, pool)
+
+    def sync(self, index: CorpusIndex) -> None:
+        """Nothing to do: the snapshot is what it searches."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+LOCAL_BACKEND = LocalBackend()
+
+
 def retrieve(
     index: CorpusIndex,
     query: str,
@@ -122,14 +147,14 @@ def retrieve(
     language: LanguageCode | None = None,
     mode: Mode = "hybrid",
     where: DocumentFilter | None = None,
-    backend: SearchBackend | None = None,
+    backend: SearchBackend = LOCAL_BACKEND,
 ) -> list[Hit]:
     """The k best chunks of `index` for `query`; modes other than hybrid are for benchmarks.
 
     `embed` turns the query into its vector, called only once the query is valid and the index not
     empty (benchmarks that embed questions in batches pass the vector they already have). With
     `where`, only chunks of the documents it allows are ranked (none allowed: no hit). `backend` finds
-    the dense and lexical candidates (default: `LOCAL_BACKEND`, the snapshot's own segments).
+    the dense and lexical candidates (default: the snapshot's own segments).
     """
     query = query.strip()
     if not query:
@@ -146,7 +171,6 @@ def retrieve(
     language = language or detect_language(query)
     vector = embed(query)
     pool = max(_CANDIDATES, k)
-    backend = backend or LOCAL_BACKEND
     dense = backend.dense(index, masks, vector, pool) if mode != "lexical" else {}
     lexical = backend.lexical(index, masks, query, language, pool) if mode != "dense" else {}
     sentence_scores = _sentence_scores(index, vector, dense.keys() | lexical.keys())
@@ -301,31 +325,6 @@ def _lexical(
             if mask[row] and scores[row] > 0:
                 found[int(offset) + int(row)] = float(scores[row])
     return _best_of(found, pool)
-
-
-class LocalBackend:
-    """The candidate searches over the snapshot's own segments: FAISS and our BM25 postings."""
-
-    external = False  # it reads the snapshot itself: nothing to sync
-
-    def dense(self, index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool: int) -> dict[int, float]:
-        """See `_dense`."""
-        return _dense(index, masks, vector, pool)
-
-    def lexical(
-        self, index: CorpusIndex, masks: list[np.ndarray], query: str, language: LanguageCode, pool: int
-    ) -> dict[int, float]:
-        """See `_lexical`."""
-        return _lexical(index, masks, query, language, pool)
-
-    def sync(self, index: CorpusIndex) -> None:
-        """Nothing to do: the snapshot is what it searches."""
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-LOCAL_BACKEND = LocalBackend()
 
 
 def _top_rows(values: np.ndarray, count: int) -> np.ndarray:
