@@ -46,6 +46,7 @@ from rag.retrieval import Evidence, Hit
 from rag.textnorm import unreadable
 from rag.verification import (
     Verdict,
+    about_the_subject,
     check_claims,
     check_quotes,
     figures_of_another_period,
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 20
-EVIDENCE_SENTENCES = 5  # prompt size drives latency on 2 cores; see rag/evidence.py and bench/evidence.py
+EVIDENCE_SENTENCES = 4  # prompt size drives latency on 2 cores; see rag/evidence.py and bench/evidence.py
 RELATED_PASSAGES = 3
 # Other outlets' copies of a story crowd the top passages: this many are retrieved, copies are dropped
 # before the `top_k` the answer reads, and claims are cross-checked (rag/agreement.py) against the
@@ -207,6 +208,12 @@ class Answerer:
                 return
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
+            if firmer == "entity":  # the retry reads none of the other companies' sentences, and no scolding
+                evidence, firmer = about_the_subject(evidence, asked), None
+                if not evidence:
+                    yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
+                    return
+                messages, choice = build_messages(asked, evidence, language_code), None
         if firmer == "language" or _best_cosine(evidence) >= STRONG_EVIDENCE_THRESHOLD:
             try:
                 choice = choice or choose_excerpt(self.generator, messages, len(evidence), cancel)

@@ -24,7 +24,7 @@ _PREFIX = 5
 # p50, `python bench/latency.py --limit 25`) at the same gold fact accuracy (0.74). But the 1.5B model then
 # answered "Combien Amazon prévoit-il d'investir en 2025 ?" with Meta's 60 milliards (tests/test_answering.py),
 # so answers still rank by cosine alone; the weight stays for the benchmark.
-CHUNK_SCORE_WEIGHT = 0.0
+CHUNK_SCORE_WEIGHT = 0.2
 
 
 def select_evidence(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.answer_types import SlotCheck
+from rag.lexical import STOPWORDS
 from rag.textnorm import fold
 
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
@@ -32,7 +33,7 @@ _QUARTER = [
 # A capitalised word or acronym, possibly several in a row ("Google Cloud", "Amazon Web Services").
 _NAME = re.compile(r"\b[A-Z][\w&'’.-]*[\w](?:\s+[A-Z][\w&'’.-]*[\w])*|\b[A-Z]{2,}\b")
 # Capitalised words that name no entity: question words, articles and prepositions opening a
-# question, quarter codes, IA/AI (which every article is about) and nationalities.
+# question or a sentence, quarter codes, IA/AI (which every article is about) and nationalities.
 _NOT_NAMES = frozenset(
     fold(word)
     for line in (
@@ -41,9 +42,21 @@ _NOT_NAMES = frozenset(
         "What Which Who Whom Whose How Why When Where Is Are Was Were Do Does Did The A An In On Of For By With",
         "And Compare According Q1 Q2 Q3 Q4 T1 T2 T3 T4 IA AI PDG CEO",
         "Chinese American European French Japanese German British Indian Chinois Américain Européen",
+        "Ce Cet Cette Ces Son Sa Ses Leur Leurs This That These Those Its Their",
     )
     for word in line.split(" ")
 )
+
+
+# A sentence opening on a capitalised word followed by one of these verbs opens on its named subject
+# ("Meta a également annoncé", "Google prévoit", "Nvidia is"). Only auxiliaries, modals and reporting
+# verbs: "Malgré les rumeurs", "Selon Andy Jassy", "Revenues grew" open on no subject of their own.
+_SUBJECT_VERBS = frozenset(
+    "a avait aura aurait est etait sera serait va allait vient doit devrait peut pourrait compte prevoit annonce "
+    "investit depense emploie detient possede affiche realise veut entend mise signe lance "
+    "has had is was will would plans said says announced expects reported invests spent".split()
+)
+_OPENING = re.compile(r"^\W*(?P<name>[A-Z][\w&'’.-]*\w(?:\s+[A-Z][\w&'’.-]*\w)*)\s*(?P<next>[^\W\d_]+)?")
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,42 @@ def period_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:
     if not verdicts:
         return "n/a"
     return "matches" if all(verdicts) else "mismatch"
+
+
+def subject_of(sentence: str) -> str | None:
+    """The named subject a sentence opens on, folded ("meta" for "Meta a également annoncé …"), if any.
+
+    A brand (OpenAI, DeepSeek) or a capitalised word followed by a verb such as "a", "prévoit", "has"
+    is a subject; an opening preposition or adverb ("Malgré les", "Selon Andy Jassy") is not.
+    """
+    match = _OPENING.match(sentence)
+    if match is None:
+        return None
+    words = match.group("name").split()
+    verb = match.group("next") or ""
+    if not (_is_brand(words[0]) or verb != "à" and fold(verb) in _SUBJECT_VERBS):  # "Suite à", "Face à"
+        return None
+    if fold(words[0]) in STOPWORDS or fold(words[0]) in _NOT_NAMES or re.match(r"\w['’]", words[0]):
+        return None  # "Il a", "Elle est", "Le", "L'Union sportive", "L'entreprise"
+    return fold(" ".join(word for word in words if fold(word) not in _NOT_NAMES))
+
+
+def about_another_subject(slots: Slots, cited: Iterable[str]) -> bool:
+    """Whether every cited text opens on a named subject that is not the question's, and none names it.
+
+    "Meta a également annoncé … 60 milliards" cited for Amazon is Meta's figure, even in an article
+    whose title names Amazon. A snippet that says "the company" opens on no name and is not judged.
+    """
+    texts = list(cited)
+    if not slots.entities or not texts:
+        return False
+    for text in texts:
+        subject = subject_of(text)
+        if subject is None or " " in subject:  # "Andy Jassy a déclaré": a person often speaks for the company
+            return False
+        if any(mentions(entity, text) or subject in entity.split() for entity in slots.entities):
+            return False  # "Brodeur a réalisé 31 arrêts" is about Martin Brodeur
+    return True
 
 
 def names_period(text: str) -> bool:

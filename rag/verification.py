@@ -13,7 +13,7 @@ from rag.relative_days import without_resolved_dates
 from rag.rendering import SPOKEN_DAY
 from rag.retrieval import Evidence
 from rag.sentences import split_sentences
-from rag.slots import Slots, entity_check, period_check, read_slots
+from rag.slots import Slots, about_another_subject, entity_check, period_check, read_slots
 from rag.textnorm import fold, number_values, numbers_in
 
 # What a small model writes instead of the sentinel when it declines.
@@ -47,7 +47,7 @@ class Verdict:
     text: str  # the answer with markers that point nowhere removed
     cited: tuple[int, ...]  # 1-based evidence numbers, in order of first citation
     declined: bool  # the model said the excerpts do not answer
-    problem: str | None  # None when the answer may ship; else "language", "unsupported" or "restated"
+    problem: str | None  # None when the answer may ship; else "language", "unsupported", "entity" or "restated"
     claims: tuple[Claim, ...] = ()  # one per sentence, citations numbered as the excerpts
 
 
@@ -72,9 +72,12 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
         pieces.append(text[cursor:start] + sentence)
         cursor, supported = end, supported and ok
     text, cited = _keep_valid_markers("".join(pieces) + text[cursor:], len(evidence))
-    claims = check_claims(text, evidence, question)
+    checked = _checked_claims(text, evidence, question)
+    claims = tuple(claim for claim, _ in checked)
     if not cited or not supported:
         return Verdict(text, cited, False, "unsupported", claims)
+    if _figures_of_another_subject(checked, read_slots(question)):
+        return Verdict(text, cited, False, "entity", claims)
     if question and restates(text, question):
         return Verdict(text, cited, False, "restated", claims)
     if is_other_language(CITATION_MARKER.sub(" ", text), language):
@@ -93,6 +96,13 @@ def check_claims(text: str, evidence: Sequence[Evidence], question: str) -> tupl
 
     A sentence that cites nothing (a connective, "Yes.") is no claim of its own.
     """
+    return tuple(claim for claim, _ in _checked_claims(text, evidence, question))
+
+
+def _checked_claims(
+    text: str, evidence: Sequence[Evidence], question: str
+) -> list[tuple[Claim, list[Evidence]]]:
+    """Each claim of `text` with the snippets holding its figures (empty when it states none)."""
     slots = read_slots(question)
     claims = []
     for start, end in split_sentences(text):
@@ -103,13 +113,13 @@ def check_claims(text: str, evidence: Sequence[Evidence], question: str) -> tupl
             items = [evidence[n - 1] for n in cited]
             prose = re.sub(r"\s+([.,;:!?…])", r"\1", CITATION_MARKER.sub("", sentence)).strip()
             claims.append(_claim(prose, cited, items, slots, question))
-    return tuple(claims)
+    return claims
 
 
 def check_quotes(quotes: Sequence[Evidence], question: str) -> tuple[Claim, ...]:
     """Quoted excerpts as claims (quote n cites [n]): their figures are theirs, their slots are checked."""
     slots = read_slots(question)
-    return tuple(_claim(item.text, [n], [item], slots, question) for n, item in enumerate(quotes, 1))
+    return tuple(_claim(item.text, [n], [item], slots, question)[0] for n, item in enumerate(quotes, 1))
 
 
 def has_mismatch(claims: Sequence[Claim]) -> bool:
@@ -128,11 +138,32 @@ def figures_of_another_period(claims: Sequence[Claim]) -> bool:
     return bool(stated) and all(claim.checks.period == "mismatch" for claim in stated)
 
 
-def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots, question: str) -> Claim:
-    """A claim's checks. Slots are read on the snippets that hold its figures (citing a snippet about
-    NVIDIA beside the one holding Amazon's figure does not make the figure NVIDIA's), or on all of them
-    when it states none. The entity may be named by a snippet or its article's title (snippets often
-    say "the company" or "he"); the period must be the snippets' own."""
+def about_the_subject(evidence: Sequence[Evidence], question: str) -> list[Evidence]:
+    """The evidence without the sentences about another named subject than the question's ("Meta a
+    annoncé" for a question on Amazon): what a retry reads after an answer took one of their figures."""
+    slots = read_slots(question)
+    return [item for item in evidence if not about_another_subject(slots, [item.text])]
+
+
+def _figures_of_another_subject(claims: Sequence[tuple[Claim, list[Evidence]]], slots: Slots) -> bool:
+    """Whether every figure the answer states comes from sentences about another named subject.
+
+    "Meta a également annoncé … 60 milliards" answers no question about Amazon, even in an article
+    whose title names Amazon. Unlike the looser entity check (snippets often say "the company"),
+    this one is enforced: the sentence itself names whose figure it is.
+    """
+    holding = [items for claim, items in claims if claim.checks.figures == "supported" and items]
+    return bool(holding) and all(about_another_subject(slots, [item.text for item in items]) for items in holding)
+
+
+def _claim(
+    text: str, cited: list[int], items: Sequence[Evidence], slots: Slots, question: str
+) -> tuple[Claim, list[Evidence]]:
+    """A claim's checks, and the snippets holding its figures. Slots are read on those snippets (citing
+    a snippet about NVIDIA beside the one holding Amazon's figure does not make the figure NVIDIA's), or
+    on all of them when it states none. The entity may be named by a snippet or its article's title
+    (snippets often say "the company" or "he"), unless the snippets open on another named subject
+    ("Meta a annoncé"); the period must be the snippets' own."""
     given = number_values(question)
     dateless = SPOKEN_DAY.sub(" ", without_resolved_dates(text))  # "jeudi (6 février 2025)", "l'an dernier (2024)"
     figures = [readings for readings in numbers_in(dateless) if not readings & given]
@@ -144,8 +175,10 @@ def _claim(text: str, cited: list[int], items: Sequence[Evidence], slots: Slots,
     holding = [item for item, found in zip(items, values) if any(readings & found for readings in figures)]
     basis = holding or list(items)
     entity = entity_check(slots, [*(item.text for item in basis), *(item.title for item in basis)])
+    if about_another_subject(slots, [item.text for item in basis]):
+        entity = "mismatch"
     period = period_check(slots, [item.dated_text for item in basis])
-    return Claim(text, cited, ClaimChecks(figure_check, entity, period))
+    return Claim(text, cited, ClaimChecks(figure_check, entity, period)), holding
 
 
 def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:

@@ -82,6 +82,18 @@ def test_an_unsupported_figure_gets_one_firmer_retry_and_the_retry_answers(scrip
     assert "do not contain" not in generator.requests[0][-1]["content"]
 
 
+def test_a_figure_of_another_named_company_is_retried_without_that_company_s_sentences(scripted):
+    answerer, generator = scripted
+    sources = next(event for event in answerer.stream(INVEST) if isinstance(event, Sources))
+    meta = [p.id for p in sources.passages if p.snippet.startswith("Meta a également annoncé")]
+    assert meta, "the test needs Meta's 60 billion among the evidence for Amazon's plan"
+    generator.enqueue(f"Amazon prévoit d'investir au moins 60 milliards de dollars en 2025 [{meta[0]}].", GOOD_REPLY)
+    answer = answerer.ask(INVEST)
+    assert not answer.abstained and "100 milliards" in answer.answer and "60 milliards" not in answer.answer
+    retry = generator.requests[1][-1]["content"]
+    assert "Meta a également annoncé" not in retry and "Amazon" in retry
+
+
 def test_two_failed_checks_with_strong_evidence_answer_by_quoting(scripted):
     answerer, generator = scripted
     assert best_evidence_score(answerer, INVEST) >= STRONG_EVIDENCE_THRESHOLD, "the test needs strong evidence"

@@ -6,7 +6,7 @@ import pytest
 
 from rag.answer_types import Claim, ClaimChecks
 from rag.retrieval import Evidence
-from rag.slots import entity_check, period_check, read_slots
+from rag.slots import about_another_subject, entity_check, period_check, read_slots, subject_of
 from rag.verification import check_claims, check_quotes, figures_of_another_period, has_mismatch, verify
 
 
@@ -106,3 +106,56 @@ def test_an_answer_whose_figures_all_come_from_another_period_is_flagged():
     assert not figures_of_another_period([claim("none", "mismatch")])  # no figure taken from it
     assert not figures_of_another_period([claim("supported", "n/a")])
     assert not figures_of_another_period([])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "subject"),
+    [
+        ("Meta a également annoncé 60 milliards de dollars d'investissements.", "meta"),
+        ("Google prévoit de dépenser 75 milliards de dollars.", "google"),
+        ("OpenAI paiera 38 milliards de dollars à AWS.", "openai"),
+        ("Nvidia is worth more than 4 trillion dollars.", "nvidia"),
+        ("Andy Jassy a déclaré que la croissance reprenait.", "andy jassy"),
+        ("Malgré les rumeurs, la société maintient ses plans.", None),
+        ("Selon Andy Jassy, la demande reste forte.", None),
+        ("Il a annoncé 14 000 suppressions de postes.", None),
+        ("Après Google et Microsoft, Amazon accélère.", None),
+        ("Revenues grew 20% year over year.", None),
+        ("Cette annonce intervient alors que l'éditeur de ChatGPT a subi des pertes.", None),
+        ("Suite à la publication de son rapport, les actions d'Amazon ont chuté.", None),
+        ("L'Union sportive de Tourcoing, qui voit le jour en 1902, est sacrée en 1910.", None),
+    ],
+)
+def test_the_named_subject_a_sentence_opens_on_is_read(sentence, subject):
+    assert subject_of(sentence) == subject
+
+
+def test_a_sentence_opening_on_another_company_is_about_another_subject():
+    amazon = read_slots("Combien Amazon prévoit-il d'investir en 2025 ?")
+    assert about_another_subject(amazon, ["Meta a également annoncé 60 milliards de dollars en 2025."])
+    assert not about_another_subject(amazon, ["Amazon prévoit plus de 100 milliards de dollars en 2025."])
+    assert not about_another_subject(amazon, ["Meta et Amazon prévoient 160 milliards de dollars."])  # names it too
+    assert not about_another_subject(amazon, ["L'entreprise investira 100 milliards de dollars."])  # no name
+    assert not about_another_subject(amazon, ["Andy Jassy a annoncé 100 milliards de dollars."])  # a person
+    assert not about_another_subject(read_slots("Combien l'entreprise investit-elle ?"), ["Meta a annoncé 60 milliards."])
+    brodeur = read_slots("Combien d'arrêts Martin Brodeur a-t-il effectué au cours de la finale ?")
+    assert not about_another_subject(brodeur, ["Brodeur a réalisé 31 arrêts dans le match."])  # his last name
+
+
+def test_an_answer_whose_figure_is_another_named_company_s_is_rejected_despite_the_title():
+    question = "Combien Amazon prévoit-il d'investir en 2025 ?"
+    meta = _evidence("Meta a également annoncé au moins 60 milliards de dollars d'investissements en 2025.", "Amazon")
+    verdict = verify("Amazon prévoit d'investir 60 milliards de dollars en 2025 [1].", [meta], "fr", question)
+    assert verdict.problem == "entity"
+    (claim,) = verdict.claims
+    assert claim.checks.entity == "mismatch"
+
+
+def test_an_answer_citing_its_subject_beside_another_company_ships():
+    question = "Combien Amazon prévoit-il d'investir en 2025 ?"
+    evidence = [
+        _evidence("Amazon prévoit plus de 100 milliards de dollars d'investissements en 2025."),
+        _evidence("Meta a également annoncé au moins 60 milliards de dollars en 2025."),
+    ]
+    answer = "Amazon prévoit plus de 100 milliards de dollars en 2025 [1], Meta au moins 60 milliards [2]."
+    assert verify(answer, evidence, "fr", question).problem is None
