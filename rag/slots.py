@@ -52,9 +52,13 @@ _NOT_NAMES = frozenset(
 # ("Meta a également annoncé", "Google prévoit", "Nvidia is"). Only auxiliaries, modals and reporting
 # verbs: "Malgré les rumeurs", "Selon Andy Jassy", "Revenues grew" open on no subject of their own.
 _SUBJECT_VERBS = frozenset(
-    "a avait aura aurait est etait sera serait va allait vient doit devrait peut pourrait compte prevoit annonce "
-    "investit depense emploie detient possede affiche realise veut entend mise signe lance "
-    "has had is was will would plans said says announced expects reported invests spent".split()
+    word
+    for line in (
+        "a avait aura aurait est etait sera serait va allait vient doit devrait peut pourrait compte prevoit",
+        "annonce investit depense emploie detient possede affiche realise veut entend mise signe lance",
+        "has had is was will would plans said says announced expects reported invests spent",
+    )
+    for word in line.split(" ")
 )
 _OPENING = re.compile(r"^\W*(?P<name>[A-Z][\w&'’.-]*\w(?:\s+[A-Z][\w&'’.-]*\w)*)\s*(?P<next>[^\W\d_]+)?")
 
