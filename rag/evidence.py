@@ -20,10 +20,10 @@ _PREFIX = 5
 # A sentence's own e5 cosine is squeezed into about 0.78-0.90 and knows nothing of the passage around it;
 # its chunk's hybrid score does. `bench/evidence.py` measures ranking by cosine plus a share of the
 # chunk's score over the best hit's: at 0.2, 4 sentences hold every fact of 0.93 of the gold questions
-# in 761 characters (5 by cosine: 0.89 in 1,068), and answers come faster (first token 6.4 -> 4.2 s at
-# p50, `python bench/latency.py --limit 25`) at the same gold fact accuracy (0.74). But the 1.5B model then
-# answered "Combien Amazon prévoit-il d'investir en 2025 ?" with Meta's 60 milliards (tests/test_answering.py),
-# so answers still rank by cosine alone; the weight stays for the benchmark.
+# in 761 characters (5 by cosine: 0.89 in 1,068), so answers come faster (first token 6.4 -> 4.2 s at
+# p50, `python bench/latency.py --limit 25`) at the same gold fact accuracy (0.74). The passage's score
+# also lifts a neighbouring company's sentence ("Meta a également annoncé … 60 milliards" for Amazon's
+# plan): the figure check on the sentence's own subject (rag/verification.py) catches that one.
 CHUNK_SCORE_WEIGHT = 0.2
 
 
