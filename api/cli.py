@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from rag.answer_types import Answer, Turn
 from rag.config import GeneratorName, Settings
-from rag.errors import InvalidInputError, RagError
+from rag.errors import InvalidInputError, ModelUnavailableError, RagError
 from rag.evaluation.cli import add_eval_parser
 from rag.filters import DocumentFilter
 from rag.followup import MAX_TURNS
@@ -210,15 +210,21 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def cmd_models_prepare(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.provisioning.embedding_model import prepare_embedding_model
+    from rag.provisioning.embedding_model import prepare_embedding_model, prepare_onnx_export
     from rag.provisioning.generator_model import prepare_generator_model
 
     started = time.perf_counter()
     if settings.embedding_model is None:
         path = prepare_embedding_model(settings.cache_dir, force=args.force)
         print(f"Embedding model ready: {path}")
+    elif Path(settings.embedding_model).is_dir():
+        path = prepare_onnx_export(Path(settings.embedding_model), force=args.force)
+        print(f"Embedding model ready: {settings.embedding_model} (RAG_EMBEDDING_MODEL; ONNX export in {path})")
     else:
-        print(f"Embedding model: {settings.embedding_model} (RAG_EMBEDDING_MODEL; nothing to prepare)")
+        raise ModelUnavailableError(
+            f"RAG_EMBEDDING_MODEL={settings.embedding_model!r} is not a folder; "
+            "set it to a local sentence-transformers folder"
+        )
     if settings.generator == "local" and settings.generator_model_path is None and not args.embedder_only:
         path = prepare_generator_model(settings.cache_dir, force=args.force)
         print(f"Generator model ready: {path}")

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     )
     embedding_model: str | None = Field(
         None,
-        description="Sentence-transformers model name or folder; unset uses the bundled e5-small.",
+        description="Sentence-transformers model folder (exported to ONNX by `rag models prepare`); unset: e5-small.",
     )
     generator: GeneratorName = Field("local", description="Answer generator: local, openai or extractive.")
     generator_model_path: Path | None = Field(

