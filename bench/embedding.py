@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def main() -> int:
     for threads in (int(t) for t in args.threads.split(",")):
         embedder = Embedder(model, threads=threads)
         q50, q95 = per_query_ms(embedder.embed_queries, queries)
-        rate = texts_per_second(lambda texts, e=embedder: e.embed_passages(texts, batch_size=args.batch_size), passages)
+        rate = texts_per_second(partial(embedder.embed_passages, batch_size=args.batch_size), passages)
         rows.append((f"onnxruntime ({threads} thread{'s' if threads > 1 else ''})", q50, q95, rate))
         for prompt, texts, embed in (("query", queries, embedder.embed_queries),
                                      ("passage", passages, embedder.embed_passages)):  # fmt: skip

@@ -6,7 +6,7 @@ Prompt recall is the share of answerable questions whose every fact (gold set) o
 (PIAF) is written in the evidence sentences the model would read: no reader, however good, answers
 beyond it. Characters are the evidence block's mean length, what the model pays for in prompt time.
 A weight is `CHUNK_SCORE_WEIGHT` (rag/evidence.py): the share of its chunk's hybrid score a sentence
-adds to its own cosine; 0 (what answers use) ranks sentences by cosine alone. Follow-ups are left out (they need their
+adds to its own cosine (answers use 0.2); 0 ranks sentences by cosine alone. Follow-ups are left out (they need their
 rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists.
 """
 

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
     from rag.config import Settings
 
-# ONNX Runtime's intra-op threads. Measured on 2 cores (bench/embedding.py), two beat one for a single
-# query (p50 14 vs 25 ms) as for passage batches (6.0 vs 3.1 paragraphs/s).
+# ONNX Runtime's intra-op threads. Measured on 2 cores (`python bench/embedding.py`), two beat one for a
+# single query (p50 9 vs 13 ms; torch: 15 ms) as for passage batches (24 vs 12 paragraphs/s). They do not
+# spin while idle (6.6 ms when they do): a spinning pool takes the core llama.cpp is writing on.
 THREADS = 2
 
 
@@ -57,6 +58,7 @@ class Embedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see THREADS
         try:
             self._session = onnxruntime.InferenceSession(
                 str(export / ONNX_MODEL), options, providers=["CPUExecutionProvider"]
