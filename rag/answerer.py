@@ -46,11 +46,11 @@ from rag.retrieval import Evidence, Hit
 from rag.textnorm import unreadable
 from rag.verification import (
     Verdict,
-    about_the_subject,
     check_claims,
     check_quotes,
     figures_of_another_period,
     has_mismatch,
+    on_the_question,
     recheck,
     verify,
 )
@@ -208,8 +208,8 @@ class Answerer:
                 return
             log.info("answer failed verification (%s), attempt %d", verdict.problem, attempt + 1)
             firmer = verdict.problem
-            if firmer == "entity":  # the retry reads none of the other companies' sentences, and no scolding
-                evidence, firmer = about_the_subject(evidence, asked), None
+            if firmer in ("entity", "measure"):  # the retry reads none of those sentences, and no scolding
+                evidence, firmer = on_the_question(evidence, asked), None
                 if not evidence:
                     yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
                     return

@@ -63,20 +63,56 @@ _SUBJECT_VERBS = frozenset(
 _OPENING = re.compile(r"^\W*(?P<name>[A-Z][\w&'’.-]*\w(?:\s+[A-Z][\w&'’.-]*\w)*)\s*(?P<next>[^\W\d_]+)?")
 
 
+# What a figure measures, in both languages, as word beginnings of folded text: a question about a head
+# count is not answered by job cuts, nor operating income by revenue. Only measures business news gives
+# as figures; a text naming none of them is not judged.
+_MEASURES = {
+    "revenue": ("chiffre d'affaires", "chiffres d'affaires", "revenu", "revenue", "ventes", "sales"),
+    "operating income": (
+        "benefice d'exploitation", "resultat d'exploitation", "benefice operationnel", "resultat operationnel",
+        "operating income", "operating profit",
+    ),
+    "net income": ("benefice net", "resultat net", "net income", "net profit"),
+    "spending": ("invest", "depense", "spend", "capex", "capital expenditure"),
+    "market value": ("capitalisation", "valorisation", "valeur boursiere", "market value", "market cap", "valued"),
+    "head count": ("employes", "salaries", "effectifs", "employees", "staff", "headcount"),
+    "job cuts": ("suppression", "supprim", "licenci", "job cuts", "layoff"),
+    "losses": ("perte", "perdu", "lost", "loss"),
+}
+_MEASURE = {
+    name: re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + ")")
+    for name, words in _MEASURES.items()
+}
+
+
 @dataclass(frozen=True)
 class Slots:
-    """What a question pins down: the entities it names and the years and quarters it asks about."""
+    """What a question pins down: the entities it names, the years and quarters and the measures it asks about."""
 
     entities: frozenset[str]
     years: frozenset[str]
     quarters: frozenset[int]
+    measures: frozenset[str] = frozenset()
 
 
 def read_slots(question: str) -> Slots:
     """The question's entities (folded), years and quarters."""
     folded = fold(question)
     entities = frozenset(fold(name) for name in names_in(question))
-    return Slots(entities, frozenset(_YEAR.findall(folded)), frozenset(_quarters(folded)))
+    return Slots(entities, frozenset(_YEAR.findall(folded)), frozenset(_quarters(folded)), measures_in(question))
+
+
+def measures_in(text: str) -> frozenset[str]:
+    """The measures `text` names ("revenue", "head count", ...)."""
+    folded = fold(text).replace("’", "'")
+    return frozenset(name for name, pattern in _MEASURE.items() if pattern.search(folded))
+
+
+def about_another_measure(slots: Slots, text: str) -> bool:
+    """Whether `text` names what it measures, and none of what the question asks ("Amazon supprime
+    14 000 emplois" for a head count)."""
+    named = measures_in(text)
+    return bool(slots.measures and named) and not named & slots.measures
 
 
 def entity_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:

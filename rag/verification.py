@@ -13,7 +13,7 @@ from rag.relative_days import without_resolved_dates
 from rag.rendering import SPOKEN_DAY
 from rag.retrieval import Evidence
 from rag.sentences import split_sentences
-from rag.slots import Slots, about_another_subject, entity_check, period_check, read_slots
+from rag.slots import Slots, about_another_measure, about_another_subject, entity_check, period_check, read_slots
 from rag.textnorm import fold, number_values, numbers_in
 
 # What a small model writes instead of the sentinel when it declines.
@@ -47,7 +47,8 @@ class Verdict:
     text: str  # the answer with markers that point nowhere removed
     cited: tuple[int, ...]  # 1-based evidence numbers, in order of first citation
     declined: bool  # the model said the excerpts do not answer
-    problem: str | None  # None when the answer may ship; else "language", "unsupported", "entity" or "restated"
+    # None when the answer may ship; else "language", "unsupported", "entity", "measure" or "restated"
+    problem: str | None
     claims: tuple[Claim, ...] = ()  # one per sentence, citations numbered as the excerpts
 
 
@@ -76,8 +77,8 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     claims = tuple(claim for claim, _ in checked)
     if not cited or not supported:
         return Verdict(text, cited, False, "unsupported", claims)
-    if _figures_of_another_subject(checked, read_slots(question)):
-        return Verdict(text, cited, False, "entity", claims)
+    if (elsewhere := _figures_from_elsewhere(checked, read_slots(question))) is not None:
+        return Verdict(text, cited, False, elsewhere, claims)
     if question and restates(text, question):
         return Verdict(text, cited, False, "restated", claims)
     if is_other_language(CITATION_MARKER.sub(" ", text), language):
@@ -138,22 +139,35 @@ def figures_of_another_period(claims: Sequence[Claim]) -> bool:
     return bool(stated) and all(claim.checks.period == "mismatch" for claim in stated)
 
 
-def about_the_subject(evidence: Sequence[Evidence], question: str) -> list[Evidence]:
-    """The evidence without the sentences about another named subject than the question's ("Meta a
-    annoncé" for a question on Amazon): what a retry reads after an answer took one of their figures."""
+def on_the_question(evidence: Sequence[Evidence], question: str) -> list[Evidence]:
+    """The evidence without the sentences about another named subject ("Meta a annoncé" for a question
+    on Amazon) or another measure (job cuts for a head count) than the question's: what a retry reads
+    after an answer took one of their figures."""
     slots = read_slots(question)
-    return [item for item in evidence if not about_another_subject(slots, [item.text])]
+    return [
+        item for item in evidence
+        if not about_another_subject(slots, [item.text]) and not about_another_measure(slots, item.text)
+    ]
 
 
-def _figures_of_another_subject(claims: Sequence[tuple[Claim, list[Evidence]]], slots: Slots) -> bool:
-    """Whether every figure the answer states comes from sentences about another named subject.
+def _figures_from_elsewhere(claims: Sequence[tuple[Claim, list[Evidence]]], slots: Slots) -> str | None:
+    """"entity" or "measure" when every figure the answer states comes from sentences about another
+    named subject, or another measure, than the question's; else None.
 
     "Meta a également annoncé … 60 milliards" answers no question about Amazon, even in an article
-    whose title names Amazon. Unlike the looser entity check (snippets often say "the company"),
-    this one is enforced: the sentence itself names whose figure it is.
+    whose title names Amazon, and "30,9 milliards de dollars de chiffre d'affaires" no question about
+    operating income. Unlike the looser entity check (snippets often say "the company"), these are
+    enforced: the sentence itself says whose figure it is and what it measures.
     """
-    holding = [items for claim, items in claims if claim.checks.figures == "supported" and items]
-    return bool(holding) and all(about_another_subject(slots, [item.text for item in items]) for items in holding)
+    holding = [[item.text for item in items] for claim, items in claims if claim.checks.figures == "supported"]
+    holding = [texts for texts in holding if texts]
+    if not holding:
+        return None
+    if all(about_another_subject(slots, texts) for texts in holding):
+        return "entity"
+    if all(all(about_another_measure(slots, text) for text in texts) for texts in holding):
+        return "measure"
+    return None
 
 
 def _claim(
