@@ -108,11 +108,11 @@ def measures_in(text: str) -> frozenset[str]:
     return frozenset(name for name, pattern in _MEASURE.items() if pattern.search(folded))
 
 
-def about_another_measure(slots: Slots, text: str) -> bool:
-    """Whether `text` names what it measures, and none of what the question asks ("Amazon supprime
-    14 000 emplois" for a head count)."""
-    named = measures_in(text)
-    return bool(slots.measures and named) and not named & slots.measures
+def about_another_measure(slots: Slots, cited: Iterable[str]) -> bool:
+    """Whether every cited text names what it measures, and none of what the question asks ("Amazon
+    supprime 14 000 emplois" for a head count). A text naming no measure is not judged."""
+    named = [measures_in(text) for text in cited]
+    return bool(slots.measures and named) and all(found and not found & slots.measures for found in named)
 
 
 def entity_check(slots: Slots, cited: Iterable[str]) -> SlotCheck:

@@ -146,7 +146,7 @@ def on_the_question(evidence: Sequence[Evidence], question: str) -> list[Evidenc
     slots = read_slots(question)
     return [
         item for item in evidence
-        if not about_another_subject(slots, [item.text]) and not about_another_measure(slots, item.text)
+        if not about_another_subject(slots, [item.text]) and not about_another_measure(slots, [item.text])
     ]
 
 
@@ -165,7 +165,7 @@ def _figures_from_elsewhere(claims: Sequence[tuple[Claim, list[Evidence]]], slot
         return None
     if all(about_another_subject(slots, texts) for texts in holding):
         return "entity"
-    if all(all(about_another_measure(slots, text) for text in texts) for texts in holding):
+    if all(about_another_measure(slots, texts) for texts in holding):
         return "measure"
     return None
 
