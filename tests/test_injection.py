@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 INJECTION = ROOT / "tests" / "fixtures" / "injection"
 ARTICLES = INJECTION / "articles"
 NEWS = [ROOT / "seeds", *(ROOT / "tests" / "fixtures" / name for name in ("news", "feeds", "exports"))]
-# The OpenAI-AWS contract in English and in French, AWS growth: each retrieves hostile articles, and
-# without the quarantine the local model cited one (en-016), refused in French citing one (fr-020) or
-# gave its figure (en-001: "AWS grew by 90%").
-QUESTIONS = ("en-016", "fr-020", "en-001")
+# The OpenAI-AWS contract, Amazon's 2024 spending in French, AWS growth: each retrieves hostile articles,
+# and without the quarantine the local model cited one (en-016) or gave its figure (en-001: "AWS grew by
+# 90%"). fr-020 (the contract in French) no longer reaches them since evidence is four sentences.
+QUESTIONS = ("en-016", "fr-015", "en-001")
 
 
 def lines(name: str) -> list[str]:
