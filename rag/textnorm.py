@@ -11,8 +11,11 @@ _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "«":
 _GUILLEMET_SPACE = re.compile(r"«[\s\u00a0\u202f]+|[\s\u00a0\u202f]+»")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 # A number as people write it in French or English: 38, 3,8, 3.67, 14 000, 14,000, 1 117 320 768,
-# and "14, 000" as small models sometimes write it.
-_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,? [\u00a0\u202f]?\d{3}|[\u00a0\u202f]\d{3})+(?![\d])|\d+(?:[.,]\d+)*")
+# and "14, 000" as small models sometimes write it. Digits glued to letters before them name a thing, not
+# a quantity: "H100", "Trainium2", "T2" hold no figure (an answer's "100 milliards" is not in "H100").
+_NUMBER = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:,? [\u00a0\u202f]?\d{3}|[\u00a0\u202f]\d{3})+(?![\d])|(?<!\w)\d+(?:[.,]\d+)*"
+)
 # Numbers articles write in words ("deux ans après", "trois campus") and answers in digits. One is
 # left out: "un", "une" and "one" are articles and pronouns far more often than figures.
 _NUMBER_WORDS = {

@@ -30,6 +30,7 @@ EVIDENCE = [
         ("deux ans après ChatGPT", {Decimal("2")}),
         ("Trois campus, seven years", {Decimal("3"), Decimal("7")}),
         ("une société, one of them", set()),
+        ("les puces H100 et B200, Trainium2, au T2", set()),  # digits glued to letters name things
     ],
 )
 def test_number_values_read_both_conventions(text, expected):
@@ -43,6 +44,12 @@ def test_fold_ignores_case_accents_apostrophes_and_quotes():
 def test_supported_answer_passes_and_keeps_markers():
     verdict = verify("OpenAI signed a 38 billion dollar deal with AWS [1].", EVIDENCE, "en")
     assert verdict.problem is None and verdict.cited == (1,)
+
+
+def test_a_figure_read_inside_a_product_name_is_unsupported():
+    hopper = [Evidence("a", "t", "Les architectures Hopper (H100) et Blackwell (B200) de NVIDIA dominent.", 0, 70, 0.9)]
+    verdict = verify("La capitalisation de NVIDIA est de 100 milliards de dollars [1].", hopper, "fr")
+    assert verdict.problem == "unsupported"
 
 
 def test_markers_pointing_nowhere_are_dropped():
