@@ -137,7 +137,7 @@ class Embedder:
 
 
 def configured_model(settings: Settings) -> str:
-    """Where the configured model is (a folder or a name), without loading it."""
+    """The configured model folder, without loading it."""
     if settings.embedding_model:
         return settings.embedding_model
     folder = Path(settings.cache_dir) / FOLDER_NAME
