@@ -217,3 +217,13 @@ def test_a_damaged_index_stops_the_command_with_the_rebuild_line(damaged_runs, d
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr  # one line: nothing else on stderr
     assert result.stderr.startswith("rag: error: ") and "rag index --rebuild" in result.stderr
+
+
+def test_models_prepare_reports_the_ready_model_and_refuses_a_model_that_is_no_folder(tmp_path):
+    ready = rag("models", "prepare", "--embedder-only", index_dir=tmp_path / "index")
+    assert ready.returncode == 0, ready.stderr
+    assert "Embedding model ready" in ready.stdout
+    env = {**os.environ, "RAG_EMBEDDING_MODEL": "intfloat/multilingual-e5-small", "HF_HUB_OFFLINE": "1"}
+    named = subprocess.run([sys.executable, "-m", "api.cli", "models", "prepare", "--embedder-only"],
+                           capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert named.returncode != 0 and "is not a folder" in named.stderr and "Traceback" not in named.stderr
