@@ -104,7 +104,7 @@ def read_slots(question: str) -> Slots:
 
 def measures_in(text: str) -> frozenset[str]:
     """The measures `text` names ("revenue", "head count", ...)."""
-    folded = fold(text).replace("’", "'")
+    folded = fold(text)
     return frozenset(name for name, pattern in _MEASURE.items() if pattern.search(folded))
 
 

@@ -73,11 +73,12 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
         pieces.append(text[cursor:start] + sentence)
         cursor, supported = end, supported and ok
     text, cited = _keep_valid_markers("".join(pieces) + text[cursor:], len(evidence))
-    checked = _checked_claims(text, evidence, question)
+    slots = read_slots(question)
+    checked = _checked_claims(text, evidence, slots, question)
     claims = tuple(claim for claim, _ in checked)
     if not cited or not supported:
         return Verdict(text, cited, False, "unsupported", claims)
-    if (elsewhere := _figures_from_elsewhere(checked, read_slots(question))) is not None:
+    if (elsewhere := _figures_from_elsewhere(checked, slots)) is not None:
         return Verdict(text, cited, False, elsewhere, claims)
     if question and restates(text, question):
         return Verdict(text, cited, False, "restated", claims)
@@ -97,14 +98,13 @@ def check_claims(text: str, evidence: Sequence[Evidence], question: str) -> tupl
 
     A sentence that cites nothing (a connective, "Yes.") is no claim of its own.
     """
-    return tuple(claim for claim, _ in _checked_claims(text, evidence, question))
+    return tuple(claim for claim, _ in _checked_claims(text, evidence, read_slots(question), question))
 
 
 def _checked_claims(
-    text: str, evidence: Sequence[Evidence], question: str
+    text: str, evidence: Sequence[Evidence], slots: Slots, question: str
 ) -> list[tuple[Claim, list[Evidence]]]:
     """Each claim of `text` with the snippets holding its figures (empty when it states none)."""
-    slots = read_slots(question)
     claims = []
     for start, end in split_sentences(text):
         sentence = text[start:end]

@@ -29,14 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.errors import ModelUnavailableError
-from rag.provisioning.onnx_export import ONNX_DIR, export_onnx, read_config
+from rag.provisioning.onnx_export import ONNX_DIR, PROVENANCE_FILE, export_onnx, read_config
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 MODEL_ID = "intfloat/multilingual-e5-small"
 FOLDER_NAME = "multilingual-e5-small"
-PROVENANCE_FILE = "rag-provenance.json"
 MIN_COSINE = 0.999
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 

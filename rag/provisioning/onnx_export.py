@@ -32,7 +32,7 @@ ONNX_DIR = "onnx"
 ONNX_MODEL = "model.onnx"
 ONNX_CONFIG = "embedder.json"
 _OPSET = 17
-_PROVENANCE = "rag-provenance.json"  # written by provisioning after the export: not part of the model
+PROVENANCE_FILE = "rag-provenance.json"  # written by provisioning after the export: not part of the model
 
 
 def source_files(folder: Path) -> dict[str, int]:
@@ -40,7 +40,7 @@ def source_files(folder: Path) -> dict[str, int]:
     files = {}
     for path in sorted(folder.rglob("*")):
         top = path.relative_to(folder).parts[0]
-        if path.is_file() and top != ONNX_DIR and not top.startswith(".") and path.name != _PROVENANCE:
+        if path.is_file() and top != ONNX_DIR and not top.startswith(".") and path.name != PROVENANCE_FILE:
             files[path.relative_to(folder).as_posix()] = path.stat().st_size
     return files
 
