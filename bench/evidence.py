@@ -1,13 +1,17 @@
 """What the answer prompt holds: prompt recall against prompt size, for evidence counts and rankings.
 
     .venv/bin/python bench/evidence.py [--counts 2,3,4,5,6] [--weights 0,0.1,0.2,0.3] [--piaf 300]
+    .venv/bin/python bench/evidence.py --follow-ups
+
 
 Prompt recall is the share of answerable questions whose every fact (gold set) or whose answer span
 (PIAF) is written in the evidence sentences the model would read: no reader, however good, answers
 beyond it. Characters are the evidence block's mean length, what the model pays for in prompt time.
 A weight is `CHUNK_SCORE_WEIGHT` (rag/evidence.py): the share of its chunk's hybrid score a sentence
 adds to its own cosine (answers use 0.2); 0 ranks sentences by cosine alone. Follow-ups are left out (they need their
-rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists.
+rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists. `--follow-ups`
+rewrites the gold follow-ups with the configured generator and compares what each search query puts in
+the prompt: the rewrite alone, or the rewrite with the thread's anchor question (what answers search).
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from rag.answerer import CROSS_CHECK_PASSAGES, EVIDENCE_SENTENCES  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evaluation.normalize import fact_present  # noqa: E402
 from rag.evaluation.piaf import DEFAULT_DATASET, default_index_dir, load_piaf, sample  # noqa: E402
-from rag.evidence import select_evidence  # noqa: E402
+from rag.evidence import distinct_hits, select_evidence  # noqa: E402
+from rag.followup import standalone_question, thread_query  # noqa: E402
+from rag.language import answer_language  # noqa: E402
 from rag.retrieval import Hit  # noqa: E402
-from rag.service import open_corpus  # noqa: E402
+from rag.service import open_answerer, open_corpus  # noqa: E402
 
 Facts = Sequence[Sequence[str]]
 
@@ -58,15 +65,41 @@ def table(name: str, cases: list[Case], counts: list[int], weights: list[float])
         print(f"{weight:>6g} " + " ".join(f"{cell:>15}" for cell in cells))
 
 
+def follow_ups(corpus: Corpus, settings: Settings) -> None:
+    """Prompt recall of the gold follow-ups with each search query, and the ones each query misses."""
+    generator = open_answerer(settings, corpus).generator
+    rows: dict[str, list[str]] = {"rewrite alone": [], "rewrite + anchor question": []}
+    items = [item for item in load_gold(ROOT / "eval" / "gold.jsonl") if item.history]
+    for number, item in enumerate(items, 1):
+        print(f"\rrewriting follow-up {number}/{len(items)}", end="", file=sys.stderr, flush=True)
+        turns = list(item.history)
+        language = answer_language(item.question, "auto", turns[-1].question)
+        asked = standalone_question(item.question, turns, language, generator)
+        for name, query in zip(rows, (asked, thread_query(asked, item.question, turns))):
+            hits = distinct_hits(corpus.search(query, CROSS_CHECK_PASSAGES), 5)
+            text = " ".join(sentence.text for sentence in select_evidence(hits, EVIDENCE_SENTENCES))
+            if not all(fact_present(forms, text) for forms in item.facts):
+                rows[name].append(item.id)
+    rewriter = generator.name if generator else "no generator"
+    print(f"\n\ngold follow-ups: {len(items)} threads, {EVIDENCE_SENTENCES} sentences, rewritten by {rewriter}")
+    print(f"{'search query':<28} {'prompt recall':>13}  missed")
+    for name, missed in rows.items():
+        print(f"{name:<28} {1 - len(missed) / len(items):>13.3f}  {' '.join(missed) or '-'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="2,3,4,5,6")
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.5")
     parser.add_argument("--piaf", type=int, default=300, help="PIAF questions to sample (0: none)")
+    parser.add_argument("--follow-ups", action="store_true", help="only the gold follow-ups, rewritten first")
     args = parser.parse_args()
     counts = [int(value) for value in args.counts.split(",")]
     weights = [float(value) for value in args.weights.split(",")]
     settings = Settings()
+    if args.follow_ups:
+        follow_ups(open_corpus(settings), settings)
+        return
     gold = [
         (item.question, item.facts)
         for item in load_gold(ROOT / "eval" / "gold.jsonl")

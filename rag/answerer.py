@@ -35,7 +35,7 @@ from rag.evidence import (
     shares_a_word,
 )
 from rag.filters import DocumentFilter
-from rag.followup import recent_turns, standalone_question
+from rag.followup import recent_turns, standalone_question, thread_query
 from rag.generation.base import Generator, Message
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
 from rag.parts import missing_parts
@@ -142,7 +142,8 @@ class Answerer:
             return
         rewrite_ms = _ms(started) if turns else None
         searching = time.perf_counter()
-        retrieved = self.corpus.search(asked, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
+        searched = thread_query(asked, question, turns)
+        retrieved = self.corpus.search(searched, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
         hits = distinct_hits(retrieved, top_k)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=_others(retrieved, hits))
         related = closest_passages(hits, RELATED_PASSAGES)

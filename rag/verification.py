@@ -36,6 +36,13 @@ _DECLINES = (
 )
 
 
+# A marker standing where the figure belongs ("OpenAI a perdu [3] milliards de dollars"): the model
+# cited instead of writing the number, and the sentence states an amount it never gives.
+_MARKER_AS_FIGURE = re.compile(
+    r"(?:" + CITATION_MARKER.pattern + r")\s*"
+    r"(?:%|\$|€|(?:milliards?|millions?|billions?|trillions?|dollars?|euros?)\b)",
+    re.IGNORECASE,
+)
 # Markers written after the full stop ("… sept ans. [3]") belong to the sentence before it, not to one of their own.
 _MARKERS_AFTER_END = re.compile(r"([.!?…])\s*((?:" + CITATION_MARKER.pattern + r")+)")
 
@@ -66,6 +73,8 @@ def verify(answer: str, evidence: Sequence[Evidence], language: LanguageCode, qu
     text, _ = _keep_valid_markers(_MARKERS_AFTER_END.sub(r" \2\1", text), len(evidence))
     if CITATION_MARKER.sub("", text).rstrip().endswith("?"):
         return Verdict(text, (), False, "unsupported")  # the question echoed back is no answer
+    if _MARKER_AS_FIGURE.search(text):
+        return Verdict(text, (), False, "unsupported")
     given = number_values(question)
     pieces, cursor, supported = [], 0, True
     for start, end in split_sentences(text):

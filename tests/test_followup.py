@@ -18,6 +18,7 @@ from rag.followup import (
     keeps_thread,
     recent_turns,
     standalone_question,
+    thread_query,
 )
 from rag.language import answer_language
 
@@ -119,11 +120,20 @@ def test_the_answer_language_is_the_latest_question_s_unless_it_is_too_short_to_
     assert answer_language("And what about Oracle?", "fr", PAID.question) == "fr"
 
 
+def test_a_follow_up_is_searched_with_the_thread_s_anchor_question() -> None:
+    years = Turn(YEARS, "Sur sept ans [1].")
+    assert thread_query(REWRITE, YEARS, [PAID, years]) == f"{REWRITE} {PAID.question}"
+    carried = carry_question(YEARS, [PAID])
+    assert thread_query(carried, YEARS, [PAID]) == carried, "the anchor is already in it"
+    assert thread_query(PAID.question, PAID.question, [years]) == PAID.question, "it stands alone"
+
+
 def test_a_follow_up_is_searched_and_answered_as_its_rewrite(seed_corpus) -> None:
     generator = ScriptedGenerator()
     answerer = Answerer(seed_corpus, generator, max_tokens=160)
     rewrite = "For how long is OpenAI paying AWS?"
-    preview = next(iter(answerer.stream(rewrite)))  # the evidence the rewrite finds, before any generation
+    # The evidence the rewrite and the thread's question find together, before any generation.
+    preview = next(iter(answerer.stream(f"{rewrite} {PAID.question}")))
     assert isinstance(preview, Sources)
     number = next(n for n, passage in enumerate(preview.passages, 1) if "sept ans" in passage.snippet)
     generator.enqueue(rewrite, f"OpenAI pays AWS 38 billion dollars over seven years [{number}].")

@@ -112,6 +112,13 @@ def test_an_echoed_question_is_not_an_answer():
     assert verdict.problem == "unsupported"
 
 
+@pytest.mark.parametrize(
+    "written", ["OpenAI a perdu [1] milliards de dollars au dernier trimestre.", "AWS grew by [1] % [1]."]
+)
+def test_a_marker_written_where_the_figure_belongs_is_unsupported(written):
+    assert verify(written, EVIDENCE, "fr").problem == "unsupported"
+
+
 def test_an_answer_that_only_restates_the_question_is_sent_back():
     question = "Which company does Amazon keep pouring billions into even though it is OpenAI's main competitor?"
     echo = "Amazon keeps pouring billions into even though it is OpenAI's main competitor [1]."
