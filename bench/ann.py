@@ -1,5 +1,9 @@
 """Exact against HNSW dense search on PIAF-derived vectors: recall@10 of exact, latency, build time, size.
 
+The HNSW graphs are the float one (HNSW32 over float32 vectors, at several efSearch) and the one
+segments get (rag/dense.py: 8-bit vectors in the graph, twice the rows asked re-scored exactly from the
+chunk vectors).
+
     .venv/bin/python bench/ann.py [--sizes 50000 100000] [--ef 64 128 256] [--queries 200]
 
 The vectors are the e5 chunk vectors of the PIAF index (`rag eval --dataset piaf` builds it), each
@@ -24,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from rag import dense  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.dense import HNSW_EF_CONSTRUCTION, HNSW_NEIGHBOURS, search_dense  # noqa: E402
+from rag.dense import HNSW_EF_CONSTRUCTION, HNSW_NEIGHBOURS, build_dense_index, search_dense  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.evaluation.piaf import DEFAULT_DATASET, default_index_dir, load_piaf, sample  # noqa: E402
 
@@ -41,13 +46,15 @@ def derived(base: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray
     return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
 
 
-def top_rows(index: faiss.Index, queries: np.ndarray, ef: int | None) -> tuple[list[set[int]], list[float]]:
-    """Each query's top-K rows and the milliseconds it took, one query at a time."""
+def top_rows(
+    index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, ef: int | None
+) -> tuple[list[set[int]], list[float]]:
+    """Each query's top-K rows and the milliseconds it took, one query at a time (ef None: as rag searches)."""
     found, times = [], []
     for query in queries:
         started = time.perf_counter()
         if ef is None:
-            hits = search_dense(index, query, K)
+            hits = search_dense(index, vectors, query, K)
         else:
             params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
             _, rows = index.search(query.reshape(1, -1), K, params=params)
@@ -79,7 +86,7 @@ def main() -> None:
         vectors = derived(base, size, rng)
         exact = faiss.IndexFlatIP(vectors.shape[1])
         exact.add(vectors)
-        truth, times = top_rows(exact, queries, None)
+        truth, times = top_rows(exact, vectors, queries, None)
         print(f"| {size:,} | exact | 0 | {vectors.nbytes / 2**20:.0f} | 1.000 | {np.percentile(times, 50):.2f} "
               f"| {np.percentile(times, 95):.2f} |", flush=True)
         hnsw = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
@@ -89,11 +96,27 @@ def main() -> None:
         built = time.perf_counter() - started
         megabytes = len(faiss.serialize_index(hnsw)) / 2**20
         for ef in args.ef:
-            found, times = top_rows(hnsw, queries, ef)
-            recall = np.mean([len(mine & theirs) / K for mine, theirs in zip(found, truth)])
+            found, times = top_rows(hnsw, vectors, queries, ef)
             name = f"HNSW{HNSW_NEIGHBOURS}, efConstruction {args.ef_construction}, efSearch {ef}"
-            print(f"| {size:,} | {name} | {built:.0f} | {megabytes:.0f} | {recall:.3f} "
-                  f"| {np.percentile(times, 50):.2f} | {np.percentile(times, 95):.2f} |", flush=True)
+            row(size, name, built, megabytes, found, truth, times)
+        dense.HNSW_EF_CONSTRUCTION = args.ef_construction
+        started = time.perf_counter()
+        shipped = build_dense_index(vectors)
+        built = time.perf_counter() - started
+        found, times = top_rows(shipped, vectors, queries, None)
+        name = (f"HNSW{HNSW_NEIGHBOURS} 8-bit, efConstruction {args.ef_construction}, efSearch "
+                f"{dense.HNSW_EF_SEARCH}, {dense.RESCORED_SHARE * K} re-scored (rag)")
+        row(size, name, built, len(faiss.serialize_index(shipped)) / 2**20, found, truth, times)
+
+
+def row(
+    size: int, name: str, built: float, megabytes: float, found: list[set[int]], truth: list[set[int]],
+    times: list[float],
+) -> None:
+    """One line of the table."""
+    recall = np.mean([len(mine & theirs) / K for mine, theirs in zip(found, truth)])
+    print(f"| {size:,} | {name} | {built:.0f} | {megabytes:.0f} | {recall:.3f} "
+          f"| {np.percentile(times, 50):.2f} | {np.percentile(times, 95):.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ def dense_recall(index: CorpusIndex, vector: np.ndarray) -> float:
         scores = np.asarray(view.segment.embeddings, dtype=np.float32) @ vector
         top = np.argpartition(-scores, K - 1)[:K]
         exact += [(float(scores[row]), int(offset) + int(row)) for row in top]
-        approximate += [(score, int(offset) + row) for row, score in search_dense(view.segment.dense, vector, K)]
+        hits = search_dense(view.segment.dense, view.segment.embeddings, vector, K)
+        approximate += [(score, int(offset) + row) for row, score in hits]
     truth = {row for _, row in sorted(exact, reverse=True)[:K]}
     found = {row for _, row in sorted(approximate, reverse=True)[:K]}
     return len(truth & found) / K

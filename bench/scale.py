@@ -1,6 +1,6 @@
 """How the index holds as the corpus grows: write cost per article, bulk throughput, search latency, memory.
 
-Run: .venv/bin/python bench/scale.py [--sizes 1000 10000] [--writes 20] [--queries 50]
+Run: .venv/bin/python bench/scale.py [--sizes 1000 10000] [--writes 20] [--queries 50] [--store local|milvus]
 
 Corpora are perturbed copies of the PIAF paragraphs (shuffled sentences, a numbered suffix), chunked
 with the real e5 tokenizer and analysed for BM25 as in production. The dense side uses deterministic
@@ -9,7 +9,9 @@ chunks/s of `bench/retrieval.py`), so the figures are the index's own work. For 
 the bulk load (one `upsert` of every article: articles/s), then one-article writes on the loaded corpus
 (add, replace, delete: p50/p95 seconds, each a real commit to disk), `rag index --optimize`, hybrid
 search p50/p95 (ms, query embedding excluded) before and after optimizing, segment counts and the
-process's peak resident memory.
+process's peak resident memory. `--store milvus` runs the candidate searches in Milvus (RAG_MILVUS_URI;
+default a Milvus Lite file in the scratch index, whose server's memory is its own process's), and
+every write then also syncs the collection.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -32,12 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.config import Settings  # noqa: E402
+from rag.config import Settings, StoreName  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.documents import Document  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 from rag.evaluation.piaf import DEFAULT_DATASET, load_piaf  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
+from rag.service import open_search_backend  # noqa: E402
 
 
 class HashedVectors:
@@ -92,12 +96,16 @@ def search_times(corpus: Corpus, queries: Sequence[str]) -> list[float]:
     return [timed(corpus.search, query, 5) for query in queries]
 
 
-def measure(size: int, paragraphs: Sequence[Document], vectors: HashedVectors, writes: int, queries: int) -> None:
+def measure(
+    size: int, paragraphs: Sequence[Document], vectors: HashedVectors, writes: int, queries: int, settings: Settings
+) -> None:
     articles = perturbed(paragraphs, size + writes)
     base, extra = articles[:size], articles[size:]
     questions = [article.title for article in random.Random(1).sample(base, queries)]
     with tempfile.TemporaryDirectory() as folder:
-        corpus = Corpus.open(Path(folder) / "index", vectors, missing_ok=True)  # type: ignore[arg-type]
+        index_dir = Path(folder) / "index"
+        backend = open_search_backend(settings, index_dir)
+        corpus = Corpus.open(index_dir, vectors, missing_ok=True, backend=backend)  # type: ignore[arg-type]
         bulk = timed(corpus.upsert, base)
         searched = search_times(corpus, questions)
         added = [timed(corpus.upsert, [article]) for article in extra]
@@ -109,8 +117,9 @@ def measure(size: int, paragraphs: Sequence[Document], vectors: HashedVectors, w
         fragmented = search_times(corpus, questions)
         optimize = timed(corpus.optimize)
         optimized = search_times(corpus, questions)
+        corpus.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\n{size:,} articles ({corpus.snapshot.chunk_count:,} chunks)")
+    print(f"\n{size:,} articles ({corpus.snapshot.chunk_count:,} chunks), store {settings.store}")
     print(f"  bulk load            {size / bulk:10.1f} articles/s ({bulk:.1f} s)")
     print(f"  {'':20} {'p50':>8} {'p95':>8}")
     print(f"  add one (s)          {percentiles(added)}")
@@ -128,11 +137,14 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=20, help="one-article writes of each kind")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--dataset", type=Path, default=ROOT / DEFAULT_DATASET)
+    parser.add_argument("--store", choices=get_args(StoreName), help="candidate search (default: RAG_STORE)")
     args = parser.parse_args()
+    settings = Settings()
+    settings = settings.model_copy(update={"store": args.store or settings.store})
     paragraphs = load_piaf(args.dataset).documents
-    vectors = HashedVectors(Embedder.from_settings(Settings()))
+    vectors = HashedVectors(Embedder.from_settings(settings))
     for size in args.sizes:
-        measure(size, paragraphs, vectors, args.writes, args.queries)
+        measure(size, paragraphs, vectors, args.writes, args.queries, settings)
 
 
 if __name__ == "__main__":

@@ -290,7 +290,8 @@ def _dense(index: CorpusIndex, masks: list[np.ndarray], vector: np.ndarray, pool
     for view, mask, offset in zip(index.segments, masks, index.offsets):
         if not mask.any():
             continue
-        for row, score in search_dense(view.segment.dense, vector, pool, None if mask.all() else mask):
+        allowed = None if mask.all() else mask
+        for row, score in search_dense(view.segment.dense, view.segment.embeddings, vector, pool, allowed):
             found[int(offset) + row] = score
     return _best_of(found, pool)
 
