@@ -95,8 +95,8 @@ class Turn:
 class Answer:
     """An answer in `language` whose [n] markers each point at one of `citations` (and vice versa).
 
-    `standalone_question` is what was searched and answered: the question itself, or, for a
-    follow-up that leans on the conversation, its rewrite that stands alone.
+    `standalone_question` is what was answered: the question itself, or, for a follow-up that leans
+    on the conversation, its rewrite that stands alone (searched with the thread's anchor question).
     """
 
     answer: str

@@ -229,7 +229,7 @@ class Answerer:
 class _Composer:
     """Builds the final Answer objects of one question (its language, related passages and clock)."""
 
-    question: str  # the standalone question: what was searched, checked and answered
+    question: str  # the standalone question: what was checked and answered
     language: LanguageCode
     related: list[Evidence]
     pool: list[Evidence]  # every sentence of the retrieved passages, for cross-checking quotes

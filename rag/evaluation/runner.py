@@ -16,6 +16,7 @@ from rag.corpus import Corpus
 from rag.errors import IndexMissingError, RagError
 from rag.evaluation.gold import GoldItem
 from rag.evaluation.metrics import ANSWER_TOP_K, SEARCH_K, ItemResult, score_item
+from rag.followup import thread_query
 
 
 @dataclass(frozen=True)
@@ -132,12 +133,13 @@ def run_gold(
     top_k: int = ANSWER_TOP_K,
     on_result: Callable[[int, ItemResult], None] | None = None,
 ) -> list[ItemResult]:
-    """Answer every item, search what was answered (a follow-up's standalone question), score it, and
-    report each result through `on_result` as it comes."""
+    """Answer every item, search what the answer searched (a follow-up's standalone question with the
+    thread's anchor), score it, and report each result through `on_result` as it comes."""
     results: list[ItemResult] = []
     for number, item in enumerate(items, 1):
         answer = backend.ask(item.question, top_k, item.history)
-        passages = backend.search(answer.standalone_question, max(SEARCH_K, top_k))
+        searched = thread_query(answer.standalone_question, item.question, item.history)
+        passages = backend.search(searched, max(SEARCH_K, top_k))
         result = score_item(item, answer, passages, backend.document_text)
         results.append(result)
         if on_result is not None:
