@@ -7,6 +7,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag.rowfile import RowFile
+
 # Per segment: exact inner product below ANN_MIN_ROWS vectors (a few ms, and exact), an HNSW graph at
 # or above it. Only bulk loads and `rag index --optimize` make segments that large; one-article writes
 # stay in small exact ones. `python bench/ann.py` measured these against exact search on PIAF-derived
@@ -44,7 +46,7 @@ def build_dense_index(vectors: np.ndarray) -> faiss.Index:
 
 
 def search_dense(
-    index: faiss.Index, vectors: np.ndarray, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    index: faiss.Index, vectors: np.ndarray | RowFile, query: np.ndarray, k: int, allowed: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
     """Up to k (row, cosine) pairs, best first, for one normalised query vector; with `allowed` (a
     boolean per row), only among the rows it allows, searched as such rather than filtered afterwards.

@@ -34,6 +34,7 @@ from rag.documents import Document
 from rag.errors import IndexIncompatibleError
 from rag.language import LanguageCode
 from rag.lexical import Postings
+from rag.rowfile import RowFile
 from rag.stories import PERMUTATIONS, SignatureIndex, signatures_of, story_id
 
 REBUILD = "run `rag index --rebuild` to rebuild it"
@@ -94,9 +95,9 @@ class Segment:
     segment_id: str
     documents: dict[str, StoredDocument]
     chunks: list[IndexedChunk]
-    embeddings: np.ndarray
+    embeddings: np.ndarray | RowFile  # RowFile once read back from disk
     sentences: list[IndexedSentence]
-    sentence_embeddings: np.ndarray
+    sentence_embeddings: np.ndarray | RowFile
     chunk_sentences: SentenceMembership
     postings: Postings
     dense: Any  # faiss.Index (faiss ships no type stubs)
@@ -250,10 +251,10 @@ def read_segment(folder: Path, dimension: int) -> Segment:
         documents = _read_documents(folder / "documents.jsonl")
         chunks = _read_chunks(folder / "chunks.jsonl", documents)
         sentences = [IndexedSentence(**record) for record in _read_jsonl(folder / "sentences.jsonl")]
-        # Memory-mapped: FAISS holds its own copy of the chunk vectors, and of the sentence vectors only
-        # the candidates' rows are read, so neither needs to be resident (float32 in older segments).
-        embeddings = np.load(folder / "embeddings.npy", mmap_mode="r")
-        sentence_embeddings = np.load(folder / "sentence_embeddings.npy", mmap_mode="r")
+        # Read row by row: searches read only the candidates' rows (rag/rowfile.py), so neither matrix
+        # is resident (sentence vectors are float32 in older segments).
+        embeddings = RowFile(folder / "embeddings.npy")
+        sentence_embeddings = RowFile(folder / "sentence_embeddings.npy")
         # Read when present: segments of format 3 written before stories have none (see `Segment.signatures`).
         signatures = np.load(folder / "signatures.npy") if "signatures.npy" in summary["sha256"] else None
         dense = load_dense_index(folder / "dense.faiss")
@@ -276,7 +277,7 @@ def read_segment(folder: Path, dimension: int) -> Segment:
                    postings, dense, signatures)
 
 
-def _width(matrix: np.ndarray) -> int:
+def _width(matrix: np.ndarray | RowFile) -> int:
     return matrix.shape[1] if matrix.ndim == 2 else -1
 
 

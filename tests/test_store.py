@@ -14,6 +14,7 @@ from rag.corpus import Corpus
 from rag.documents import Document
 from rag.errors import IndexIncompatibleError, IndexMissingError
 from rag.indexing import Indexer
+from rag.rowfile import RowFile
 from rag.store import load_index, save_index
 
 ARTICLES = {
@@ -62,12 +63,12 @@ def test_round_trip_keeps_offsets_exact(corpus, keyword_embedder):
     assert sum(len(view.segment.sentences) for view in loaded.segments) == 6
 
 
-def test_vectors_are_read_memory_mapped_with_sentences_as_float16_and_rank_as_before(corpus, keyword_embedder):
+def test_vectors_are_read_from_disk_row_by_row_with_sentences_as_float16_and_rank_as_before(corpus, keyword_embedder):
     """Reopening must not change a score: the live snapshot holds the same float16 sentence vectors it wrote."""
     loaded = load_index(corpus.index_dir, keyword_embedder.model_id)
     for saved, live in zip(loaded.segments, corpus.snapshot.segments, strict=True):
-        assert isinstance(saved.segment.embeddings, np.memmap)
-        assert isinstance(saved.segment.sentence_embeddings, np.memmap)
+        assert isinstance(saved.segment.embeddings, RowFile)
+        assert isinstance(saved.segment.sentence_embeddings, RowFile)
         assert saved.segment.sentence_embeddings.dtype == live.segment.sentence_embeddings.dtype == np.float16
         np.testing.assert_array_equal(saved.segment.sentence_embeddings, live.segment.sentence_embeddings)
     reopened = Corpus.open(corpus.index_dir, keyword_embedder)
