@@ -39,7 +39,7 @@ STORIES = ROOT / "tests" / "fixtures" / "stories"
 def said(corpus: Corpus, item: GoldItem) -> tuple[bool, int]:
     """(a conflict is said, the most outlets a claim is cited from) for the simulated answer."""
     retrieved = corpus.search(item.question, CROSS_CHECK_PASSAGES)
-    evidence = select_evidence(retrieved[:5], EVIDENCE_SENTENCES)
+    evidence = select_evidence(retrieved[:5], EVIDENCE_SENTENCES, question=item.question)
     if not evidence:
         return False, 0
     pool = [sentence for hit in retrieved for sentence in hit.sentences]

@@ -88,7 +88,7 @@ def read(case: Case, corpus: Corpus, generator: Generator) -> Row:
     language = answer_language(case.question, "auto", None)
     retrieved = corpus.search(case.question, CROSS_CHECK_PASSAGES, language=language, where=case.where)
     hits = distinct_hits(retrieved, 5)
-    evidence = select_evidence(hits, EVIDENCE_SENTENCES)
+    evidence = select_evidence(hits, EVIDENCE_SENTENCES, question=case.question)
     if (
         not evidence
         or max(e.score for e in evidence) < RELEVANCE_THRESHOLD

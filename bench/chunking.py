@@ -47,7 +47,7 @@ def main() -> None:
             hit1 = hit5 = evidence5 = prompt = 0
             for item in items:
                 hits = retrieve(index, item.question, lambda text: embedder.embed_queries([text])[0], 5)
-                sentences = select_evidence(hits, EVIDENCE_SENTENCES)
+                sentences = select_evidence(hits, EVIDENCE_SENTENCES, question=item.question)
                 prompt += evidence_recall(sentences, item.evidence) > 0
                 hit1 += hits[0].doc_id in item.doc_ids
                 hit5 += any(hit.doc_id in item.doc_ids for hit in hits)

@@ -1,6 +1,7 @@
 """What the answer prompt holds: prompt recall against prompt size, for evidence counts and rankings.
 
-    .venv/bin/python bench/evidence.py [--counts 2,3,4,5,6] [--weights 0,0.1,0.2,0.3] [--piaf 300]
+    .venv/bin/python bench/evidence.py [--counts 2,3,4,5,6] [--weights 0,0.1,0.2,0.3] [--penalties 0,0.02,0.04]
+                                       [--piaf 300]
     .venv/bin/python bench/evidence.py --follow-ups
 
 
@@ -8,7 +9,9 @@ Prompt recall is the share of answerable questions whose every fact (gold set) o
 (PIAF) is written in the evidence sentences the model would read: no reader, however good, answers
 beyond it. Characters are the evidence block's mean length, what the model pays for in prompt time.
 A weight is `CHUNK_SCORE_WEIGHT` (rag/evidence.py): the share of its chunk's hybrid score a sentence
-adds to its own cosine (answers use 0.2); 0 ranks sentences by cosine alone. Follow-ups are left out (they need their
+adds to its own cosine (answers use 0.2); 0 ranks sentences by cosine alone. A penalty is
+`FIGURELESS_PENALTY`: what a sentence writing no figure loses for a question asking for one (answers use
+0.04; its table ranks with the shipped weight). Follow-ups are left out (they need their
 rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists. `--follow-ups`
 rewrites the gold follow-ups with the configured generator and compares what each search query puts in
 the prompt: the rewrite alone, or the rewrite with the thread's anchor question (what answers search).
@@ -41,28 +44,29 @@ from rag.service import open_answerer, open_corpus  # noqa: E402
 Facts = Sequence[Sequence[str]]
 
 
-Case = tuple[list[Hit], Facts]
+Case = tuple[str, list[Hit], Facts]
 
 
 def retrieved(corpus: Corpus, questions: Sequence[tuple[str, Facts]]) -> list[Case]:
     """Each question's hits as the answerer retrieves them (top 5), with the facts to find."""
-    return [(corpus.search(question, 5), facts) for question, facts in questions]
+    return [(question, corpus.search(question, 5), facts) for question, facts in questions]
 
 
-def table(name: str, cases: list[Case], counts: list[int], weights: list[float]) -> None:
-    """One row per weight: recall / mean characters for each evidence count."""
+def table(name: str, cases: list[Case], counts: list[int], knob: str, values: list[float]) -> None:
+    """One row per value of `knob` (weight or penalty): recall / mean characters for each evidence count."""
     print(f"\n{name}: {len(cases)} questions; prompt recall / mean evidence characters")
-    print(f"{'weight':>6} " + " ".join(f"{f'{count} sentences':>15}" for count in counts))
-    for weight in weights:
+    print(f"{knob:>7} " + " ".join(f"{f'{count} sentences':>15}" for count in counts))
+    for value in values:
+        setting = {"chunk_weight": value} if knob == "weight" else {"figureless_penalty": value}
         cells = []
         for count in counts:
             found = chars = 0
-            for hits, facts in cases:
-                text = " ".join(item.text for item in select_evidence(hits, count, weight))
+            for question, hits, facts in cases:
+                text = " ".join(item.text for item in select_evidence(hits, count, question=question, **setting))
                 chars += len(text)
                 found += all(fact_present(forms, text) for forms in facts)
             cells.append(f"{found / len(cases):.3f} / {chars / len(cases):>5.0f}")
-        print(f"{weight:>6g} " + " ".join(f"{cell:>15}" for cell in cells))
+        print(f"{value:>7g} " + " ".join(f"{cell:>15}" for cell in cells))
 
 
 def follow_ups(corpus: Corpus, settings: Settings) -> None:
@@ -77,7 +81,8 @@ def follow_ups(corpus: Corpus, settings: Settings) -> None:
         asked = standalone_question(item.question, turns, language, generator)
         for name, query in zip(rows, (asked, thread_query(asked, item.question, turns))):
             hits = distinct_hits(corpus.search(query, CROSS_CHECK_PASSAGES), 5)
-            text = " ".join(sentence.text for sentence in select_evidence(hits, EVIDENCE_SENTENCES))
+            evidence = select_evidence(hits, EVIDENCE_SENTENCES, question=asked)
+            text = " ".join(sentence.text for sentence in evidence)
             if not all(fact_present(forms, text) for forms in item.facts):
                 rows[name].append(item.id)
     rewriter = generator.name if generator else "no generator"
@@ -91,11 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="2,3,4,5,6")
     parser.add_argument("--weights", default="0,0.1,0.2,0.3,0.5")
+    parser.add_argument("--penalties", default="0,0.02,0.04,0.08")
     parser.add_argument("--piaf", type=int, default=300, help="PIAF questions to sample (0: none)")
     parser.add_argument("--follow-ups", action="store_true", help="only the gold follow-ups, rewritten first")
     args = parser.parse_args()
     counts = [int(value) for value in args.counts.split(",")]
     weights = [float(value) for value in args.weights.split(",")]
+    penalties = [float(value) for value in args.penalties.split(",")]
     settings = Settings()
     if args.follow_ups:
         follow_ups(open_corpus(settings), settings)
@@ -105,12 +112,16 @@ def main() -> None:
         for item in load_gold(ROOT / "eval" / "gold.jsonl")
         if item.answerable and not item.history
     ]
-    table("gold set (seeds)", retrieved(open_corpus(settings), gold), counts, weights)
+    cases = retrieved(open_corpus(settings), gold)
+    table("gold set (seeds)", cases, counts, "weight", weights)
+    table("gold set (seeds)", cases, counts, "penalty", penalties)
     piaf_index = default_index_dir(settings)
     if args.piaf and piaf_index.exists():
         dataset = load_piaf(ROOT / DEFAULT_DATASET)
         questions = [(question.question, (question.answers,)) for question in sample(dataset.questions, args.piaf)]
-        table("PIAF (fixed sample)", retrieved(open_corpus(settings, index_dir=piaf_index), questions), counts, weights)
+        cases = retrieved(open_corpus(settings, index_dir=piaf_index), questions)
+        table("PIAF (fixed sample)", cases, counts, "weight", weights)
+        table("PIAF (fixed sample)", cases, counts, "penalty", penalties)
 
 
 if __name__ == "__main__":

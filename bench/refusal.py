@@ -30,7 +30,7 @@ def main() -> None:
     items = load_gold(ROOT / "eval" / "gold.jsonl")
     scores: dict[bool, list[float]] = {True: [], False: []}
     for item in items:
-        evidence = select_evidence(corpus.search(item.question, 5), EVIDENCE_SENTENCES)
+        evidence = select_evidence(corpus.search(item.question, 5), EVIDENCE_SENTENCES, question=item.question)
         best = evidence[0].score if evidence else 0.0
         scores[item.answerable].append(best)
         print(f"{item.id:>8} {'ans' if item.answerable else 'NOT':>3} {best:.3f} {item.question[:70]}")

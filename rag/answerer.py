@@ -145,7 +145,7 @@ class Answerer:
         searched = thread_query(asked, question, turns)
         retrieved = self.corpus.search(searched, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
         hits = distinct_hits(retrieved, top_k)
-        evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=_others(retrieved, hits))
+        evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=_others(retrieved, hits), question=asked)
         related = closest_passages(hits, RELATED_PASSAGES)
         pool = [sentence for hit in retrieved for sentence in hit.sentences]
         compose = _Composer(asked, language_code, related, pool, started, _ms(searching), rewrite_ms)

@@ -79,6 +79,12 @@ _MEASURES = {
     "job cuts": ("suppression", "supprim", "licenci", "job cuts", "layoff"),
     "losses": ("perte", "perdu", "lost", "loss"),
 }
+# Questions whose answer is a figure (folded text): a sentence that writes none cannot answer them.
+_ASKS_FOR_FIGURE = re.compile(
+    r"\b(?:combien|how (?:much|many|long|big|large|old)|what (?:share|percentage|proportion|amount|sum|price)"
+    r"|quel(?:le)?s? (?:est |etait |sont )?(?:le |la |les )?(?:montant|part|pourcentage|somme|proportion|nombre"
+    r"|taux|chiffre|prix|cout|age)|en quelle annee|in (?:what|which) year|what year|a quel prix)\b"
+)
 _MEASURE = {
     name: re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + ")")
     for name, words in _MEASURES.items()
@@ -106,6 +112,11 @@ def measures_in(text: str) -> frozenset[str]:
     """The measures `text` names ("revenue", "head count", ...)."""
     folded = fold(text)
     return frozenset(name for name, pattern in _MEASURE.items() if pattern.search(folded))
+
+
+def asks_for_figure(question: str) -> bool:
+    """Whether the question asks for an amount, a count, a share or a year ("combien", "how many")."""
+    return bool(_ASKS_FOR_FIGURE.search(fold(question)))
 
 
 def about_another_measure(slots: Slots, cited: Iterable[str]) -> bool:

@@ -40,6 +40,17 @@ def test_a_sentence_shared_by_overlapping_chunks_is_given_once_and_the_limit_hol
     assert [item.start for item in select_evidence([first, second], 2, chunk_weight=0.0)] == [40, 90]
 
 
+def test_for_a_question_asking_for_a_figure_a_sentence_writing_none_ranks_lower():
+    wordy = said("a", "Le géant technologique a perdu son statut de fournisseur exclusif.", 0.88)
+    figure = said("a", "L'éditeur de ChatGPT a subi des pertes de 12 milliards de dollars.", 0.86)
+    passage = hit("a", 1.0, wordy, figure)
+    asked = select_evidence([passage], 1, question="Combien OpenAI a-t-il perdu au dernier trimestre ?")
+    assert asked[0] is figure
+    unpenalised = select_evidence([passage], 1, question="Combien OpenAI a-t-il perdu ?", figureless_penalty=0.0)
+    assert unpenalised[0] is wordy
+    assert select_evidence([passage], 1, question="Quel statut Microsoft a-t-il perdu ?")[0] is wordy
+
+
 def test_no_hits_no_evidence():
     assert select_evidence([], 4) == []
 

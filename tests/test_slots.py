@@ -9,6 +9,7 @@ from rag.retrieval import Evidence
 from rag.slots import (
     about_another_measure,
     about_another_subject,
+    asks_for_figure,
     entity_check,
     measures_in,
     period_check,
@@ -201,3 +202,20 @@ def test_an_answer_whose_figure_measures_something_else_is_rejected():
     revenue = _evidence("Au deuxième trimestre 2025, AWS a réalisé 30,9 milliards de dollars de chiffre d'affaires.")
     verdict = verify("AWS reported an operating income of 30.9 billion dollars [1].", [revenue], "en", question)
     assert verdict.problem == "measure"
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("Combien OpenAI a-t-il perdu au dernier trimestre ?", True),
+        ("How many employees does Amazon have?", True),
+        ("Quel est le montant du contrat entre OpenAI et AWS ?", True),
+        ("Quelle part du marché du cloud AWS détient-il ?", True),
+        ("In what year did AWS last grow this fast?", True),
+        ("Quels privilèges Microsoft a-t-il perdus vis-à-vis d'OpenAI ?", False),
+        ("Who is OpenAI's CEO?", False),
+        ("Comment Andy Jassy qualifie-t-il la stratégie d'Amazon ?", False),
+    ],
+)
+def test_a_question_asking_for_an_amount_a_count_or_a_year_asks_for_a_figure(question, asks):
+    assert asks_for_figure(question) is asks
