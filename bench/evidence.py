@@ -11,7 +11,7 @@ beyond it. Characters are the evidence block's mean length, what the model pays 
 A weight is `CHUNK_SCORE_WEIGHT` (rag/evidence.py): the share of its chunk's hybrid score a sentence
 adds to its own cosine (answers use 0.2); 0 ranks sentences by cosine alone. A penalty is
 `FIGURELESS_PENALTY`: what a sentence writing no figure loses for a question asking for one (answers use
-0.04; its table ranks with the shipped weight). Follow-ups are left out (they need their
+0.04); each table holds the other knob at its shipped value. Follow-ups are left out (they need their
 rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists. `--follow-ups`
 rewrites the gold follow-ups with the configured generator and compares what each search query puts in
 the prompt: the rewrite alone, or the rewrite with the thread's anchor question (what answers search).
@@ -35,7 +35,7 @@ from rag.corpus import Corpus  # noqa: E402
 from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evaluation.normalize import fact_present  # noqa: E402
 from rag.evaluation.piaf import DEFAULT_DATASET, default_index_dir, load_piaf, sample  # noqa: E402
-from rag.evidence import distinct_hits, select_evidence  # noqa: E402
+from rag.evidence import CHUNK_SCORE_WEIGHT, FIGURELESS_PENALTY, distinct_hits, select_evidence  # noqa: E402
 from rag.followup import standalone_question, thread_query  # noqa: E402
 from rag.language import answer_language  # noqa: E402
 from rag.retrieval import Hit  # noqa: E402
@@ -57,12 +57,14 @@ def table(name: str, cases: list[Case], counts: list[int], knob: str, values: li
     print(f"\n{name}: {len(cases)} questions; prompt recall / mean evidence characters")
     print(f"{knob:>7} " + " ".join(f"{f'{count} sentences':>15}" for count in counts))
     for value in values:
-        setting = {"chunk_weight": value} if knob == "weight" else {"figureless_penalty": value}
+        weight = value if knob == "weight" else CHUNK_SCORE_WEIGHT
+        penalty = value if knob == "penalty" else FIGURELESS_PENALTY
         cells = []
         for count in counts:
             found = chars = 0
             for question, hits, facts in cases:
-                text = " ".join(item.text for item in select_evidence(hits, count, question=question, **setting))
+                text = " ".join(item.text for item in select_evidence(hits, count, weight, question=question,
+                                                                    figureless_penalty=penalty))
                 chars += len(text)
                 found += all(fact_present(forms, text) for forms in facts)
             cells.append(f"{found / len(cases):.3f} / {chars / len(cases):>5.0f}")
