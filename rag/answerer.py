@@ -33,12 +33,13 @@ from rag.evidence import (
     names_the_subject,
     select_evidence,
     shares_a_word,
+    with_parts,
 )
 from rag.filters import DocumentFilter
 from rag.followup import recent_turns, standalone_question, thread_query
 from rag.generation.base import Generator, Message
 from rag.language import LANGUAGE_CHOICES, LanguageChoice, LanguageCode, answer_language
-from rag.parts import missing_parts
+from rag.parts import Part, missing_parts, question_parts
 from rag.prompting import build_messages, continuing
 from rag.relative_days import resolve_relative_days
 from rag.rendering import as_of, render_figures
@@ -75,7 +76,8 @@ STRONG_EVIDENCE_THRESHOLD = 0.86
 # it is made to answer from that excerpt, and that answer is verified like any other. Chosen with
 # `python bench/choice.py` on the gold set: see the table there.
 CHOICE_THRESHOLD = 0.8
-MAX_MISSING_PARTS = 2  # names of a list the model left out, each written by one more short continuation
+MAX_MISSING_PARTS = 2  # parts (listed names, periods) the model left out, each written by one more continuation
+PART_SENTENCES = 12  # of each part's own search, among which its best sentence speaking of it is looked for
 
 REFUSALS: dict[LanguageCode, str] = {
     "fr": "Je ne trouve pas la réponse dans les articles indexés.",
@@ -146,8 +148,11 @@ class Answerer:
         retrieved = self.corpus.search(searched, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
         hits = distinct_hits(retrieved, top_k)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=_others(retrieved, hits), question=asked)
+        parts = {part: self._search_part(part, top_k, language_code, where) for part in question_parts(asked)}
+        evidence = with_parts(evidence, [(part, sentences) for part, (_, sentences) in parts.items()])
+        part_hits = [hit for more, _ in parts.values() for hit in more]
         related = closest_passages(hits, RELATED_PASSAGES)
-        pool = [sentence for hit in retrieved for sentence in hit.sentences]
+        pool = [sentence for hit in [*retrieved, *part_hits] for sentence in hit.sentences]
         compose = _Composer(asked, language_code, related, pool, started, _ms(searching), rewrite_ms)
         yield Sources(language_code, [_citation(n, item) for n, item in enumerate(evidence, 1)], compose.retrieve_ms)
 
@@ -223,6 +228,15 @@ class Answerer:
             yield Final(compose.extractive(_chosen_first(evidence, choice), _ms(generating)))
         else:
             yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
+
+
+    def _search_part(
+        self, part: Part, top_k: int, language: LanguageCode, where: DocumentFilter | None
+    ) -> tuple[list[Hit], list[Evidence]]:
+        """One part of the question searched alone: its passages, and their sentences by their own cosine
+        (the whole question's passage scores would rank the other parts' sentences first)."""
+        hits = distinct_hits(self.corpus.search(part.query, top_k, language=language, where=where), top_k)
+        return hits, select_evidence(hits, PART_SENTENCES, chunk_weight=0.0, question=part.query)
 
 
 @dataclass(frozen=True)
@@ -346,12 +360,12 @@ def _with_missing_parts(
     max_tokens: int,
     cancel: threading.Event | None,
 ) -> Verdict:
-    """The answer with each listed name it left out written too: the model goes on from that name.
+    """The answer with each part it left out written too (a listed name, a period): the model goes on from it.
 
     A continuation that fails verification is dropped, and the answer stays as it was.
     """
-    for name in missing_parts(question, verdict.text, [item.text for item in evidence])[:MAX_MISSING_PARTS]:
-        begun = f"{written.rstrip()} {name}"
+    for part in missing_parts(question, verdict.text, evidence)[:MAX_MISSING_PARTS]:
+        begun = f"{written.rstrip()} {part.opening(language)}"
         more = "".join(generator.stream(continuing(asking, begun), max_tokens=max_tokens, cancel=cancel))
         extended = verify(begun + more, evidence, language, question)
         if extended.problem is None and not extended.declined:

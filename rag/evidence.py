@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from rag.agreement import is_copy
 from rag.lexical import STOPWORDS
+from rag.parts import Part
 from rag.retrieval import Evidence, Hit
-from rag.slots import asks_for_figure, read_slots
+from rag.slots import asks_for_figure, measures_in, read_slots
 from rag.store import StoredDocument
 from rag.textnorm import fold, number_values
 
@@ -61,6 +62,24 @@ def select_evidence(
         if (item.doc_id, item.start) not in known
     ]
     return _collapse_copies([*chosen, *extra], len(chosen))
+
+
+def with_parts(evidence: Sequence[Evidence], found: Sequence[tuple[Part, Sequence[Evidence]]]) -> list[Evidence]:
+    """The evidence and, for each part of the question, the best sentence of its own search speaking of it.
+
+    `found` pairs each part (rag/parts.py) with the evidence its own search selected, best first. The
+    whole question's evidence often speaks of one part only, or of a part's period with another figure
+    ("les actions ont baissé au T2 2025" for revenue growth then), so each part's best sentence is added
+    unless it is already there.
+    """
+    chosen = list(evidence)
+    for part, items in found:
+        speaking = [item for item in items if part.given_by(item)]
+        measures = measures_in(part.query)  # the growth asked for, not the share price of that quarter
+        best = next((item for item in speaking if measures & measures_in(item.text)), next(iter(speaking), None))
+        if best is not None and all((best.doc_id, best.start) != (item.doc_id, item.start) for item in chosen):
+            chosen.append(best)
+    return chosen
 
 
 def distinct_hits(hits: Sequence[Hit], limit: int) -> list[Hit]:

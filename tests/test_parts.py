@@ -9,7 +9,8 @@ import pytest
 from doubles import ScriptedGenerator
 
 from rag.answerer import Answerer
-from rag.parts import listed_names, missing_parts
+from rag.parts import listed_names, missing_parts, question_parts
+from rag.retrieval import Evidence
 
 CAPEX = "Quels montants Alphabet (Google), Microsoft et Meta comptent-ils investir en 2025 ?"
 
@@ -29,10 +30,59 @@ def test_names_listed_together_are_the_parts_asked_for(question, listed):
     assert listed_names(question) == listed
 
 
+def excerpt(text: str, period_context: str = "") -> Evidence:
+    return Evidence("doc", "title", text, 0, len(text), 0.85, period_context=period_context)
+
+
 def test_a_part_is_missing_only_when_an_excerpt_gives_it():
-    excerpts = ["Microsoft a alloué 80 milliards de dollars.", "Google a annoncé 75 milliards."]
-    assert missing_parts(CAPEX, "Google prévoit 75 milliards [1].", excerpts) == ["Microsoft"]
+    excerpts = [excerpt("Microsoft a alloué 80 milliards de dollars."), excerpt("Google a annoncé 75 milliards.")]
+    missing = missing_parts(CAPEX, "Google prévoit 75 milliards [1].", excerpts)
+    assert [part.label for part in missing] == ["Microsoft"]
     assert missing_parts(CAPEX, "Google 75 milliards [1], Microsoft 80 milliards [2].", excerpts) == []
+
+
+GROWTH = (
+    "Quelle a été la croissance du chiffre d'affaires d'AWS au quatrième trimestre 2024, "
+    "puis au deuxième trimestre 2025 ?"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "labels"),
+    [
+        (GROWTH, ["quatrième trimestre 2024", "deuxième trimestre 2025"]),
+        ("Compare Amazon's capital expenditure in Q4 2024 with that in Q2 2025.", ["Q4 2024", "Q2 2025"]),
+        ("Quelle taille le marché pesait-il en 2024 et devrait-il atteindre en 2029 ?", ["2024", "2029"]),
+        ("What did AWS earn in the second quarter of 2025?", []),  # one period: one fact
+    ],
+)
+def test_each_period_of_a_question_naming_several_is_a_part_asked_alone(question, labels):
+    parts = question_parts(question)
+    assert [part.label for part in parts] == labels
+    for part in parts:
+        others = [label for label in labels if label != part.label]
+        assert part.label in part.query and not any(label in part.query for label in others)
+
+
+def test_a_period_part_is_given_by_an_excerpt_naming_it_or_its_article_before_it():
+    second = question_parts(GROWTH)[1]
+    assert second.given_by(excerpt("Les revenus d'AWS ont augmenté de 17,5 %.", "les résultats du T2 2025"))
+    assert not second.given_by(excerpt("Les revenus d'AWS ont cru de 19 %.", "au quatrième trimestre 2024"))
+    assert second.said_in("17,5 % au T2 2025 [2].") and not second.said_in("19 % au T4 2024 [1].")
+
+
+def test_each_period_s_own_sentence_is_read_and_the_model_goes_on_from_the_period_it_left_out(seed_corpus):
+    generator = ScriptedGenerator()
+    generator.enqueue(
+        citing("cru de 19%", "Au quatrième trimestre 2024, les revenus d'AWS ont cru de 19 % [n]."),
+        citing("17,5 %", " les revenus d'AWS ont augmenté de 17,5 % [n]."),
+    )
+    answer = Answerer(seed_corpus, generator, max_tokens=160).ask(GROWTH)
+    prompt = next(message["content"] for message in generator.requests[0] if message["role"] == "user")
+    assert "cru de 19%" in prompt and "17,5 %" in prompt  # the whole question's search alone misses the second
+    assert generator.requests[1][-1]["content"].endswith(" Au deuxième trimestre 2025,")
+    assert not answer.abstained and "19 %" in answer.answer and "17,5 %" in answer.answer
+    assert len(answer.citations) == 2 and generator.pending == 0
 
 
 def citing(sentence_part: str, reply: str):
