@@ -30,8 +30,10 @@ CHUNK_SCORE_WEIGHT = 0.2
 # however close its wording ("Le géant technologique a perdu son statut" for "combien a-t-il perdu ?"):
 # such sentences lose this much of their rank. `python bench/evidence.py` prints the penalties: at 4
 # sentences, prompt recall 0.933 -> 0.947 on the gold set and 0.823 -> 0.827 on 300 PIAF questions
-# at 0.04 (0.02: 0.947 / 0.823; 0.08: 0.947 / 0.827), for 24 more characters of evidence.
+# at 0.04 (0.02: 0.947 / 0.823; 0.08: 0.947 / 0.827), for 15 more characters of evidence. A question
+# asking for something else too ("quelle puce …, et quelle part …") is not penalised: its name is no figure.
 FIGURELESS_PENALTY = 0.04
+_SHARE_WORDS = re.compile(r"\b(?:moitie|tiers|double|triple|half|twice)\b")
 
 
 def select_evidence(
@@ -50,7 +52,7 @@ def select_evidence(
 
     def rank(hit: Hit, sentence: Evidence) -> float:
         score = sentence.score + (chunk_weight * hit.score / top if top > 0 else 0.0)
-        return score - penalty if penalty and not number_values(sentence.text) else score
+        return score - penalty if penalty and not _writes_a_figure(sentence.text) else score
 
     ranked = sorted(
         ((rank(hit, sentence), sentence) for hit in hits for sentence in hit.sentences), key=lambda pair: -pair[0]
@@ -80,6 +82,11 @@ def with_parts(evidence: Sequence[Evidence], found: Sequence[tuple[Part, Sequenc
         if best is not None and all((best.doc_id, best.start) != (item.doc_id, item.start) for item in chosen):
             chosen.append(best)
     return chosen
+
+
+def _writes_a_figure(text: str) -> bool:
+    """A number in digits or words, or a share said in words ("la moitié", "half")."""
+    return bool(number_values(text) or _SHARE_WORDS.search(fold(text)))
 
 
 def distinct_hits(hits: Sequence[Hit], limit: int) -> list[Hit]:

@@ -85,6 +85,10 @@ _ASKS_FOR_FIGURE = re.compile(
     r"|quel(?:le)?s? (?:est |etait |sont )?(?:le |la |les )?(?:montant|part|pourcentage|somme|proportion|nombre"
     r"|taux|chiffre|prix|cout|age)|en quelle annee|in (?:what|which) year|what year|a quel prix)\b"
 )
+_SECOND_ASK = re.compile(
+    r"(?:,|\bet\b|\band\b)\s+(?:\w+\s+)?(?:quel|quelle|quels|quelles|combien|comment|qui|ou|quand|what|which|how|who"
+    r"|where|when)\b"
+)
 _MEASURE = {
     name: re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + ")")
     for name, words in _MEASURES.items()
@@ -115,8 +119,10 @@ def measures_in(text: str) -> frozenset[str]:
 
 
 def asks_for_figure(question: str) -> bool:
-    """Whether the question asks for an amount, a count, a share or a year ("combien", "how many")."""
-    return bool(_ASKS_FOR_FIGURE.search(fold(question)))
+    """Whether the question asks for an amount, a count, a share or a year ("combien", "how many"), and
+    for nothing else: "Quelle puce d'AMD gagne du terrain, et quelle part de marché…" asks for a name too."""
+    folded = fold(question)
+    return bool(_ASKS_FOR_FIGURE.search(folded)) and not _SECOND_ASK.search(folded)
 
 
 def about_another_measure(slots: Slots, cited: Iterable[str]) -> bool:

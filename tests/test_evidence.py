@@ -49,6 +49,9 @@ def test_for_a_question_asking_for_a_figure_a_sentence_writing_none_ranks_lower(
     unpenalised = select_evidence([passage], 1, question="Combien OpenAI a-t-il perdu ?", figureless_penalty=0.0)
     assert unpenalised[0] is wordy
     assert select_evidence([passage], 1, question="Quel statut Microsoft a-t-il perdu ?")[0] is wordy
+    share = said("a", "Le cloud a dégagé près de la moitié du bénéfice du groupe.", 0.88)
+    in_words = select_evidence([hit("a", 1.0, share, figure)], 1, question="Combien le cloud rapporte-t-il ?")
+    assert in_words[0] is share  # a share said in words is a figure
 
 
 def test_no_hits_no_evidence():

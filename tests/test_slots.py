@@ -214,6 +214,8 @@ def test_an_answer_whose_figure_measures_something_else_is_rejected():
         ("In what year did AWS last grow this fast?", True),
         ("Quels privilèges Microsoft a-t-il perdus vis-à-vis d'OpenAI ?", False),
         ("Who is OpenAI's CEO?", False),
+        ("Quelle puce d'AMD gagne du terrain, et quelle part de marché pourrait-elle atteindre ?", False),  # a name too
+        ("How much is OpenAI paying AWS, and for how long?", False),
         ("Comment Andy Jassy qualifie-t-il la stratégie d'Amazon ?", False),
     ],
 )
