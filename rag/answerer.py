@@ -229,7 +229,6 @@ class Answerer:
         else:
             yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
 
-
     def _search_part(
         self, part: Part, top_k: int, language: LanguageCode, where: DocumentFilter | None
     ) -> tuple[list[Hit], list[Evidence]]:

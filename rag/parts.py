@@ -58,7 +58,6 @@ class Part:
         asked, said = read_slots(self.label), read_slots(answer)
         return asked.quarters <= said.quarters and asked.years <= said.years
 
-
     def opening(self, language: LanguageCode) -> str:
         """How the answer goes on with this part: the name itself, or the period as a phrase opening a sentence."""
         if self.kind == "name":

@@ -87,7 +87,7 @@ _ASKS_FOR_FIGURE = re.compile(
 )
 _SECOND_ASK = re.compile(
     r"(?:,|\bet\b|\band\b)\s+(?:\w+\s+)?(?:quel|quelle|quels|quelles|combien|comment|qui|ou|quand|what|which|how|who"
-    r"|where|when)\b"
+    r"|where|when|pourquoi|why)\b"
 )
 _MEASURE = {
     name: re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + ")")

@@ -216,6 +216,7 @@ def test_an_answer_whose_figure_measures_something_else_is_rejected():
         ("Who is OpenAI's CEO?", False),
         ("Quelle puce d'AMD gagne du terrain, et quelle part de marché pourrait-elle atteindre ?", False),  # a name too
         ("How much is OpenAI paying AWS, and for how long?", False),
+        ("Combien Amazon investit-il, et pourquoi ?", False),
         ("Comment Andy Jassy qualifie-t-il la stratégie d'Amazon ?", False),
     ],
 )
