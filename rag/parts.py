@@ -62,7 +62,8 @@ class Part:
         """How the answer goes on with this part: the name itself, or the period as a phrase opening a sentence."""
         if self.kind == "name":
             return self.label
-        return f"{'Au' if language == 'fr' else 'In'} {self.label},"
+        preposition = "In" if language == "en" else "Au" if read_slots(self.label).quarters else "En"
+        return f"{preposition} {self.label},"
 
 
 def question_parts(question: str) -> list[Part]:

@@ -71,6 +71,12 @@ def test_a_period_part_is_given_by_an_excerpt_naming_it_or_its_article_before_it
     assert second.said_in("17,5 % au T2 2025 [2].") and not second.said_in("19 % au T4 2024 [1].")
 
 
+def test_an_answer_goes_on_from_a_period_as_a_phrase_of_the_answer_s_language():
+    quarter, year = question_parts("Combien au T4 2024, et en 2029 ?")
+    assert (quarter.opening("fr"), quarter.opening("en")) == ("Au T4 2024,", "In T4 2024,")
+    assert (year.opening("fr"), year.opening("en")) == ("En 2029,", "In 2029,")
+
+
 def test_each_period_s_own_sentence_is_read_and_the_model_goes_on_from_the_period_it_left_out(seed_corpus):
     generator = ScriptedGenerator()
     generator.enqueue(
