@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from rag.answer_types import CITATION_MARKER, Claim, ClaimChecks, FigureCheck, marker_numbers
 from rag.language import LanguageCode, is_other_language
@@ -42,6 +43,11 @@ _MARKER_AS_FIGURE = re.compile(
     r"(?:" + CITATION_MARKER.pattern + r")\s*"
     r"(?:%|\$|€|(?:milliards?|millions?|billions?|trillions?|dollars?|euros?)\b)",
     re.IGNORECASE,
+)
+# Where a claim's clauses part ("In Q4 2024, capex was 26.3 billion, and in Q2 2025 31.4 billion"): a
+# figure is said of the period its clause names, or else of the last period an earlier clause named.
+_CLAUSE_BREAK = re.compile(
+    r"[,;]|\b(?:et|and|puis|then|while|whereas|tandis que|alors que|compared|par rapport|versus|vs)\b", re.IGNORECASE
 )
 # Markers written after the full stop ("… sept ans. [3]") belong to the sentence before it, not to one of their own.
 _MARKERS_AFTER_END = re.compile(r"([.!?…])\s*((?:" + CITATION_MARKER.pattern + r")+)")
@@ -201,7 +207,33 @@ def _claim(
     if about_another_subject(slots, [item.text for item in basis]):
         entity = "mismatch"
     period = period_check(slots, [item.dated_text for item in basis])
+    if _said_of_another_period(dateless, items, given):
+        period = "mismatch"
     return Claim(text, cited, ClaimChecks(figure_check, entity, period)), holding
+
+
+def _said_of_another_period(claim: str, items: Sequence[Evidence], given: set) -> bool:
+    """Whether the claim says a figure of one period while every cited sentence holding it speaks of another.
+
+    The question's periods cannot tell "In Q4 2024, capex was 31.4 billion" from the right answer when
+    it asks for Q4 2024 and Q2 2025 both: the claim's own clause names the period the figure is said of,
+    and the sentence it comes from ("31,4 milliards de dollars au T2") another.
+    """
+    said_of: Slots | None = None
+    for clause in _CLAUSE_BREAK.split(claim):
+        slots = read_slots(clause)
+        if slots.quarters or slots.years:
+            said_of = slots
+        if said_of is None:
+            continue
+        years = {Decimal(year) for year in slots.years}
+        for readings in numbers_in(clause):
+            if readings & years or readings & given:
+                continue  # the year naming the period, or a figure of the question itself
+            holding = [item for item in items if readings & number_values(item.text)]
+            if holding and all(period_check(said_of, [item.dated_text]) == "mismatch" for item in holding):
+                return True
+    return False
 
 
 def _support_sentence(sentence: str, evidence: Sequence[Evidence], given: set) -> tuple[str, bool]:

@@ -106,6 +106,26 @@ def test_a_claim_is_checked_against_the_period_its_article_gave_earlier():
     assert asked_q4.checks.period == "matches"
 
 
+CAPEX_Q4 = "Lors des résultats du quatrième trimestre 2024, Jassy a révélé des dépenses de 26,3 milliards de dollars."
+CAPEX_Q2 = "Les dépenses en capital d'Amazon, totalisant 31,4 milliards de dollars au T2, visent l'IA."
+BOTH_QUARTERS = "Compare Amazon's capital expenditure in Q4 2024 with that in Q2 2025."
+
+
+@pytest.mark.parametrize(
+    ("answer", "period"),
+    [
+        ("In Q4 2024, Amazon's capex was 31.4 billion dollars [2], against 26.3 billion in Q2 2025 [1].", "mismatch"),
+        ("Amazon's capex in Q4 2024 was 31.4 billion dollars [2].", "mismatch"),
+        ("Amazon's capex was 26.3 billion in Q4 2024 and 31.4 billion in Q2 2025 [1][2].", "matches"),
+        ("In Q4 2024, capex was 26.3 billion dollars [1], and in Q2 2025 31.4 billion [2].", "matches"),
+    ],
+)
+def test_a_figure_said_of_one_period_from_a_sentence_about_another_is_a_period_mismatch(answer, period):
+    evidence = [Evidence(doc, "t", text, 0, len(text), 0.9) for doc, text in (("a", CAPEX_Q4), ("b", CAPEX_Q2))]
+    claims = check_claims(answer, evidence, BOTH_QUARTERS)
+    assert ("mismatch" if any(claim.checks.period == "mismatch" for claim in claims) else "matches") == period
+
+
 def test_an_answer_whose_figures_all_come_from_another_period_is_flagged():
     def claim(figures: str, period: str) -> Claim:
         return Claim("text", [1], ClaimChecks(figures, "matches", period))  # type: ignore[arg-type]
