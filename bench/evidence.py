@@ -3,6 +3,7 @@
     .venv/bin/python bench/evidence.py [--counts 2,3,4,5,6] [--weights 0,0.1,0.2,0.3] [--penalties 0,0.02,0.04]
                                        [--piaf 300]
     .venv/bin/python bench/evidence.py --follow-ups
+    .venv/bin/python bench/evidence.py --parts
 
 
 Prompt recall is the share of answerable questions whose every fact (gold set) or whose answer span
@@ -15,6 +16,8 @@ adds to its own cosine (answers use 0.2); 0 ranks sentences by cosine alone. A p
 rewrite first). PIAF runs over the index `rag eval --dataset piaf` builds, when it exists. `--follow-ups`
 rewrites the gold follow-ups with the configured generator and compares what each search query puts in
 the prompt: the rewrite alone, or the rewrite with the thread's anchor question (what answers search).
+`--parts` takes the questions that list names or name several periods (rag/parts.py) and compares their
+evidence without and with each part's own best sentence (what answers read).
 """
 
 from __future__ import annotations
@@ -29,13 +32,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.answerer import CROSS_CHECK_PASSAGES, EVIDENCE_SENTENCES  # noqa: E402
+from rag.answerer import CROSS_CHECK_PASSAGES, EVIDENCE_SENTENCES, search_parts  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.corpus import Corpus  # noqa: E402
 from rag.evaluation.gold import load_gold  # noqa: E402
 from rag.evaluation.normalize import fact_present  # noqa: E402
 from rag.evaluation.piaf import DEFAULT_DATASET, default_index_dir, load_piaf, sample  # noqa: E402
-from rag.evidence import CHUNK_SCORE_WEIGHT, FIGURELESS_PENALTY, distinct_hits, select_evidence  # noqa: E402
+from rag.evidence import (  # noqa: E402
+    CHUNK_SCORE_WEIGHT,
+    FIGURELESS_PENALTY,
+    distinct_hits,
+    select_evidence,
+    with_parts,
+)
 from rag.followup import standalone_question, thread_query  # noqa: E402
 from rag.language import answer_language  # noqa: E402
 from rag.retrieval import Hit  # noqa: E402
@@ -94,6 +103,26 @@ def follow_ups(corpus: Corpus, settings: Settings) -> None:
         print(f"{name:<28} {1 - len(missed) / len(items):>13.3f}  {' '.join(missed) or '-'}")
 
 
+def parts(name: str, corpus: Corpus, questions: Sequence[tuple[str, Facts]]) -> None:
+    """Prompt recall / characters of the questions with parts, without and with their parts' sentences."""
+    rows: dict[str, list[tuple[bool, int]]] = {"whole question": [], "+ each part's sentence": []}
+    for question, facts in questions:
+        found = search_parts(corpus, question, 5)
+        if not found:
+            continue
+        evidence = select_evidence(distinct_hits(corpus.search(question, CROSS_CHECK_PASSAGES), 5),
+                                   EVIDENCE_SENTENCES, question=question)
+        with_own = with_parts(evidence, [(part, sentences) for part, (_, sentences) in found.items()])
+        for key, chosen in zip(rows, (evidence, with_own)):
+            text = " ".join(item.text for item in chosen)
+            rows[key].append((all(fact_present(forms, text) for forms in facts), len(text)))
+    count = len(rows["whole question"])
+    print(f"\n{name}: {count} questions with parts; prompt recall / mean evidence characters")
+    for key, results in rows.items():
+        recall = sum(ok for ok, _ in results) / max(count, 1)
+        print(f"{key:<24} {recall:.3f} / {sum(size for _, size in results) / max(count, 1):>5.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="2,3,4,5,6")
@@ -101,6 +130,7 @@ def main() -> None:
     parser.add_argument("--penalties", default="0,0.02,0.04,0.08")
     parser.add_argument("--piaf", type=int, default=300, help="PIAF questions to sample (0: none)")
     parser.add_argument("--follow-ups", action="store_true", help="only the gold follow-ups, rewritten first")
+    parser.add_argument("--parts", action="store_true", help="only questions with parts, without and with theirs")
     args = parser.parse_args()
     counts = [int(value) for value in args.counts.split(",")]
     weights = [float(value) for value in args.weights.split(",")]
@@ -114,10 +144,17 @@ def main() -> None:
         for item in load_gold(ROOT / "eval" / "gold.jsonl")
         if item.answerable and not item.history
     ]
+    piaf_index = default_index_dir(settings)
+    if args.parts:
+        parts("gold set (seeds)", open_corpus(settings), gold)
+        if args.piaf and piaf_index.exists():
+            sampled = sample(load_piaf(ROOT / DEFAULT_DATASET).questions, args.piaf)
+            questions = [(item.question, (item.answers,)) for item in sampled]
+            parts("PIAF (fixed sample)", open_corpus(settings, index_dir=piaf_index), questions)
+        return
     cases = retrieved(open_corpus(settings), gold)
     table("gold set (seeds)", cases, counts, "weight", weights)
     table("gold set (seeds)", cases, counts, "penalty", penalties)
-    piaf_index = default_index_dir(settings)
     if args.piaf and piaf_index.exists():
         dataset = load_piaf(ROOT / DEFAULT_DATASET)
         questions = [(question.question, (question.answers,)) for question in sample(dataset.questions, args.piaf)]

@@ -148,7 +148,7 @@ class Answerer:
         retrieved = self.corpus.search(searched, max(top_k, CROSS_CHECK_PASSAGES), language=language_code, where=where)
         hits = distinct_hits(retrieved, top_k)
         evidence = select_evidence(hits, EVIDENCE_SENTENCES, copies=_others(retrieved, hits), question=asked)
-        parts = {part: self._search_part(part, top_k, language_code, where) for part in question_parts(asked)}
+        parts = search_parts(self.corpus, asked, top_k, language_code, where)
         evidence = with_parts(evidence, [(part, sentences) for part, (_, sentences) in parts.items()])
         part_hits = [hit for more, _ in parts.values() for hit in more]
         related = closest_passages(hits, RELATED_PASSAGES)
@@ -229,14 +229,6 @@ class Answerer:
         else:
             yield Final(compose.refusal("unsupported_after_check", self.generator.name, _ms(generating)))
 
-    def _search_part(
-        self, part: Part, top_k: int, language: LanguageCode, where: DocumentFilter | None
-    ) -> tuple[list[Hit], list[Evidence]]:
-        """One part of the question searched alone: its passages, and their sentences by their own cosine
-        (the whole question's passage scores would rank the other parts' sentences first)."""
-        hits = distinct_hits(self.corpus.search(part.query, top_k, language=language, where=where), top_k)
-        return hits, select_evidence(hits, PART_SENTENCES, chunk_weight=0.0, question=part.query)
-
 
 @dataclass(frozen=True)
 class _Composer:
@@ -314,6 +306,18 @@ class _Composer:
             text, self.language, reason is not None, reason, citations, related, model, self.question, timings,
             claims or [],
         )
+
+
+def search_parts(
+    corpus: Corpus, question: str, top_k: int, language: LanguageCode | None = None, where: DocumentFilter | None = None
+) -> dict[Part, tuple[list[Hit], list[Evidence]]]:
+    """Each part of the question (rag/parts.py) searched alone: its passages, and their sentences by their
+    own cosine (the whole question's passage scores would rank the other parts' sentences first)."""
+    found = {}
+    for part in question_parts(question):
+        hits = distinct_hits(corpus.search(part.query, top_k, language=language, where=where), top_k)
+        found[part] = (hits, select_evidence(hits, PART_SENTENCES, chunk_weight=0.0, question=part.query))
+    return found
 
 
 def _citation(number: int, item: Evidence) -> Citation:

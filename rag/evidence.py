@@ -79,8 +79,8 @@ def with_parts(evidence: Sequence[Evidence], found: Sequence[tuple[Part, Sequenc
         speaking = [item for item in items if part.given_by(item)]
         measures = measures_in(part.query)  # the growth asked for, not the share price of that quarter
         best = next((item for item in speaking if measures & measures_in(item.text)), next(iter(speaking), None))
-        if best is not None and all((best.doc_id, best.start) != (item.doc_id, item.start) for item in chosen):
-            chosen.append(best)
+        if best is not None:
+            chosen = _distinct([*chosen, best])
     return chosen
 
 
